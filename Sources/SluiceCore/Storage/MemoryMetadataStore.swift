@@ -1,0 +1,154 @@
+import Foundation
+
+/// A ``MetadataStore`` that keeps everything in memory, for tests and for running without a database.
+///
+/// An actor, so every method is atomic. Behaves exactly like `SQLMetadataStore` (both pass the conformance suite in
+/// `SluiceTesting`): user names are stored lowercased, lists are ordered by the UTF-8 bytes of their keys.
+public actor MemoryMetadataStore: MetadataStore {
+    private struct PackageKey: Hashable {
+        var feed: String
+        var subdir: String
+        var filename: String
+    }
+
+    private var feedsByName: [String: Feed] = [:]
+    private var packagesByKey: [PackageKey: StoredPackage] = [:]
+    private var usersByName: [String: User] = [:]
+
+    /// Creates an empty store.
+    public init() {}
+
+    // MARK: Feeds
+
+    /// Creates a feed. Throws `.conflict` if the name is taken.
+    public func createFeed(_ feed: Feed) throws {
+        guard feedsByName[feed.name] == nil else {
+            throw SluiceError.conflict("A feed named '\(feed.name)' exists already.")
+        }
+        feedsByName[feed.name] = feed
+    }
+
+    /// The feed with this name, or nil.
+    public func feed(named name: String) -> Feed? {
+        feedsByName[name]
+    }
+
+    /// All feeds, ordered by name.
+    public func feeds() -> [Feed] {
+        feedsByName.values.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    }
+
+    /// Replaces a feed's settings (matched by name). Throws `.notFound` if it does not exist.
+    public func updateFeed(_ feed: Feed) throws {
+        guard feedsByName[feed.name] != nil else {
+            throw SluiceError.notFound("There is no feed named '\(feed.name)'.")
+        }
+        feedsByName[feed.name] = feed
+    }
+
+    /// Deletes a feed and all its package rows. Returns false if there was no such feed.
+    public func deleteFeed(named name: String) -> Bool {
+        guard feedsByName.removeValue(forKey: name) != nil else { return false }
+        packagesByKey = packagesByKey.filter { $0.key.feed != name }
+        return true
+    }
+
+    // MARK: Packages
+
+    /// Adds a package row; see ``MetadataStore/addPackage(_:overwrite:)``. Throws `.notFound` for a missing feed and
+    /// `.conflict` for a file name that holds other bytes when `overwrite` is false.
+    public func addPackage(_ package: StoredPackage, overwrite: Bool) throws -> AddPackageOutcome {
+        guard feedsByName[package.feed] != nil else {
+            throw SluiceError.notFound("There is no feed named '\(package.feed)'.")
+        }
+        let key = PackageKey(feed: package.feed, subdir: package.subdir, filename: package.filename)
+        guard let existing = packagesByKey[key] else {
+            packagesByKey[key] = package
+            return .added
+        }
+        if existing.sha256 == package.sha256 {
+            return .unchanged
+        }
+        guard overwrite else {
+            throw SluiceError.conflict(
+                "Feed '\(package.feed)' already holds \(package.subdir)/\(package.filename) with other bytes "
+                    + "(sha256 \(existing.sha256)); delete it first or upload with overwrite.")
+        }
+        packagesByKey[key] = package
+        return .replaced(previousSHA256: existing.sha256)
+    }
+
+    /// One package row, or nil.
+    public func package(feed: String, subdir: String, filename: String) -> StoredPackage? {
+        packagesByKey[PackageKey(feed: feed, subdir: subdir, filename: filename)]
+    }
+
+    /// Every package row of a feed's subdir, ordered by filename.
+    public func packages(feed: String, subdir: String) -> [StoredPackage] {
+        packagesByKey.values
+            .filter { $0.feed == feed && $0.subdir == subdir }
+            .sorted { $0.filename.utf8.lexicographicallyPrecedes($1.filename.utf8) }
+    }
+
+    /// Every package row of a feed with this package name, ordered by subdir then filename.
+    public func packages(feed: String, name: String) -> [StoredPackage] {
+        packagesByKey.values
+            .filter { $0.feed == feed && $0.name == name }
+            .sorted { left, right in
+                if left.subdir != right.subdir { return left.subdir.utf8.lexicographicallyPrecedes(right.subdir.utf8) }
+                return left.filename.utf8.lexicographicallyPrecedes(right.filename.utf8)
+            }
+    }
+
+    /// The subdirs in which the feed holds at least one package, sorted.
+    public func subdirs(feed: String) -> [String] {
+        Set(packagesByKey.keys.lazy.filter { $0.feed == feed }.map(\.subdir))
+            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// Removes a package row; returns it, or nil if there was none.
+    public func deletePackage(feed: String, subdir: String, filename: String) -> StoredPackage? {
+        packagesByKey.removeValue(forKey: PackageKey(feed: feed, subdir: subdir, filename: filename))
+    }
+
+    /// How many package rows, in any feed, point at this blob.
+    public func referenceCount(sha256: String) -> Int {
+        packagesByKey.values.count { $0.sha256 == sha256 }
+    }
+
+    // MARK: Users
+
+    /// Creates a user, stored under its lowercased name. Throws `.conflict` if the name is taken (case-insensitive).
+    public func createUser(_ user: User) throws {
+        let key = user.name.lowercased()
+        guard usersByName[key] == nil else {
+            throw SluiceError.conflict("A user named '\(user.name)' exists already.")
+        }
+        usersByName[key] = Self.normalized(user)
+    }
+
+    /// The user with this name (case-insensitive), or nil. Its `name` is the lowercased name.
+    public func user(named name: String) -> User? {
+        usersByName[name.lowercased()]
+    }
+
+    /// Replaces a user's fields (matched case-insensitively by name). Throws `.notFound` if it does not exist.
+    public func updateUser(_ user: User) throws {
+        let key = user.name.lowercased()
+        guard usersByName[key] != nil else {
+            throw SluiceError.notFound("There is no user named '\(user.name)'.")
+        }
+        usersByName[key] = Self.normalized(user)
+    }
+
+    /// Always answers: memory does not fail.
+    public func ping() {}
+
+    /// The stored form of a user: the name lowercased, the display name defaulting to the name as given.
+    static func normalized(_ user: User) -> User {
+        var stored = user
+        stored.name = user.name.lowercased()
+        if stored.displayName.isEmpty { stored.displayName = user.name }
+        return stored
+    }
+}
