@@ -50,6 +50,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Upstream conda channels: HTTP client with revalidation, single-flight, circuit breaking, filters.
+        .target(
+            name: "SluiceUpstream",
+            dependencies: [
+                "SluiceCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Hummingbird application: channel, management and package APIs.
         .target(
             name: "SluiceServer",
@@ -80,7 +93,13 @@ let package = Package(
         // Conformance suites for storage backends and fixture helpers, shared by the test targets.
         .target(
             name: "SluiceTesting",
-            dependencies: ["SluiceCore"],
+            dependencies: [
+                "SluiceCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -91,6 +110,16 @@ let package = Package(
         .testTarget(
             name: "SluiceStorageTests",
             dependencies: ["SluiceCore", "SluiceStorage", "SluiceTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceUpstreamTests",
+            dependencies: [
+                "SluiceCore", "SluiceUpstream", "SluiceTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
