@@ -38,7 +38,9 @@ public enum ChannelNames {
         guard let first = name.first, first != ".", first != "-" else {
             throw .invalidInput("Feed name '\(name)' must not start with '.' or '-'.")
         }
-        guard !isSubdir(name), !knownSubdirs.contains(name) else {
+        // Only names conda knows as subdirs are ambiguous (conda strips a known trailing subdir from channel URLs);
+        // `internal-conda` has a subdir's shape but is not one.
+        guard !knownSubdirs.contains(name) else {
             throw .invalidInput(
                 "Feed name '\(name)' is a subdir name; conda would mistake it for a platform. Choose another name.")
         }

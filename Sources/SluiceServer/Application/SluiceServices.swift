@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import SluiceCore
+
+/// Everything the routes work with: the configuration, the stores, the publisher, the authenticator and the folder
+/// where uploads stream to. ``buildApplication(configuration:logger:)`` builds it over SQLite and files on disk;
+/// tests build it over `MemoryMetadataStore` and `MemoryBlobStore` and pass it to ``buildRouter(services:logger:)``.
+public struct SluiceServices: Sendable {
+    public var configuration: SluiceConfiguration
+    public var metadata: any MetadataStore
+    public var blobs: any BlobStore
+    public var publisher: ChannelPublisher
+    public var authenticator: AdminAuthenticator
+    /// Where uploads are streamed before they are verified; on the same filesystem as the blobs when they are files,
+    /// so that storing a verified upload is a rename.
+    public var temporaryDirectory: URL
+    /// Serializes "store a blob and reference it" against "delete a blob nothing references" per sha256.
+    let blobLocks = KeyedLock()
+
+    /// - Parameters:
+    ///   - publisher: defaults to a publisher over `metadata` with `configuration.channel.zstdLevel`.
+    ///   - authenticator: defaults to an ``AdminAuthenticator`` over `metadata`.
+    /// - Throws: `SluiceError.storageFailure` if `temporaryDirectory` cannot be created.
+    public init(
+        configuration: SluiceConfiguration,
+        metadata: any MetadataStore,
+        blobs: any BlobStore,
+        temporaryDirectory: URL,
+        publisher: ChannelPublisher? = nil,
+        authenticator: AdminAuthenticator? = nil,
+        logger: Logger
+    ) throws {
+        self.configuration = configuration
+        self.metadata = metadata
+        self.blobs = blobs
+        self.temporaryDirectory = temporaryDirectory
+        self.publisher =
+            publisher
+            ?? ChannelPublisher(
+                metadata: metadata,
+                configuration: .init(zstdLevel: Int32(configuration.channel.zstdLevel)),
+                logger: logger)
+        self.authenticator = authenticator ?? AdminAuthenticator(metadata: metadata)
+        do {
+            try FileManager.default.createDirectory(at: temporaryDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw SluiceError(
+                .storageFailure, "Cannot create the upload folder '\(temporaryDirectory.path)'.", cause: error)
+        }
+    }
+
+    /// A fresh path for an upload in progress: `<temporaryDirectory>/<uuid>.part`. Nothing is created there.
+    public func temporaryFileURL() -> URL {
+        temporaryDirectory.appendingPathComponent(UUID().uuidString.lowercased() + ".part", isDirectory: false)
+    }
+
+    /// Deletes the blobs among `sha256s` that no package row references any more. Failures are logged, not thrown:
+    /// an unreferenced blob is invisible and can be collected later.
+    func collectGarbage(sha256s: Set<String>, logger: Logger) async {
+        for sha256 in sha256s.sorted() {
+            do {
+                try await blobLocks.withLock(sha256) {
+                    if try await metadata.referenceCount(sha256: sha256) == 0 {
+                        try await blobs.delete(sha256: sha256)
+                    }
+                }
+            } catch {
+                logger.warning(
+                    "Could not remove an unreferenced blob", metadata: ["sha256": "\(sha256)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// A set of async mutexes, one per key, held across suspension points.
+final class KeyedLock: Sendable {
+    private actor State {
+        var holders: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+        func acquire(_ key: String) async {
+            if holders[key] == nil {
+                holders[key] = []
+                return
+            }
+            await withCheckedContinuation { holders[key, default: []].append($0) }
+        }
+
+        func release(_ key: String) {
+            guard var waiters = holders[key] else { return }
+            if waiters.isEmpty {
+                holders[key] = nil
+            } else {
+                let next = waiters.removeFirst()
+                holders[key] = waiters
+                next.resume()
+            }
+        }
+    }
+
+    private let state = State()
+
+    /// Runs `body` while holding the lock of `key`.
+    func withLock<T: Sendable>(_ key: String, _ body: () async throws -> T) async rethrows -> T {
+        await state.acquire(key)
+        do {
+            let result = try await body()
+            await state.release(key)
+            return result
+        } catch {
+            await state.release(key)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdBcrypt
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SluiceCore
+import Testing
+
+@testable import SluiceServer
+
+@Suite("Authentication")
+struct AuthTests {
+    static let createBody = #"{"name":"auth-feed","feedType":"conda"}"#
+
+    @Test func missingCredentialsAre401WithAChallenge() async throws {
+        let server = try await TestServer.make()
+        try await server.test { client in
+            try await client.execute(
+                uri: "/api/management/feeds/create", method: .post, body: jsonBody(Self.createBody)
+            ) { response in
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate] == #"Basic realm="Sluice""#)
+                #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+                let body = try json(response)
+                #expect(body["error"] == .string("unauthenticated"))
+                #expect(body["message"]?.stringValue?.contains("Admin") == true)
+            }
+            #expect(await server.metadata.feeds().isEmpty)
+        }
+    }
+
+    @Test(arguments: [
+        ("Admin", "wrong-password"),
+        ("Admin", ""),
+        ("Nobody", TestServer.adminPassword),
+    ])
+    func wrongCredentialsAre401(user: String, password: String) async throws {
+        let server = try await TestServer.make()
+        try await server.test { client in
+            var headers = basicAuth(user, password)
+            headers[.contentType] = "application/json"
+            try await client.execute(
+                uri: "/api/management/feeds/create", method: .post, headers: headers, body: jsonBody(Self.createBody)
+            ) { response in
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate] == #"Basic realm="Sluice""#)
+                let body = try json(response)
+                #expect(body["message"] == .string("Invalid user name or password."))
+            }
+            #expect(await server.metadata.feeds().isEmpty)
+        }
+    }
+
+    @Test(arguments: ["Bearer abc", "Basic !!!notbase64", "Basic " + Data("no-colon".utf8).base64EncodedString()])
+    func malformedAuthorizationIs401(header: String) async throws {
+        let server = try await TestServer.make()
+        try await server.test { client in
+            var headers = HTTPFields()
+            headers[.authorization] = header
+            try await client.execute(uri: "/api/management/feeds/list", method: .get, headers: headers) { response in
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate] == #"Basic realm="Sluice""#)
+            }
+        }
+    }
+
+    @Test func adminIsAcceptedCaseInsensitivelyByName() async throws {
+        let server = try await TestServer.make()
+        try await server.test { client in
+            try await client.execute(
+                uri: "/api/management/feeds/list", method: .get, headers: basicAuth("admin", TestServer.adminPassword)
+            ) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+
+    @Test func otherUsersAreForbidden() async throws {
+        let server = try await TestServer.make()
+        try await server.metadata.createUser(User(name: "alice", passwordHash: Bcrypt.hash("alice-pw", cost: 4)))
+        try await server.test { client in
+            try await client.execute(
+                uri: "/api/management/feeds/list", method: .get, headers: basicAuth("alice", "alice-pw")
+            ) { response in
+                #expect(response.status == .forbidden)
+                let body = try json(response)
+                #expect(body["error"] == .string("forbidden"))
+            }
+        }
+    }
+
+    @Test func readsAreAnonymous() async throws {
+        let server = try await TestServer.make()
+        try await server.test { client in
+            try await client.createFeed("anonymous")
+            try await client.execute(uri: "/api/packages/anonymous/versions", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+            try await client.execute(uri: "/conda/anonymous/noarch/repodata.json", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+            try await client.execute(uri: "/health", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+            // Writes are not.
+            try await client.execute(
+                uri: "/api/packages/anonymous/delete", method: .post, body: jsonBody(#"{"filename":"x-1-0.conda"}"#)
+            ) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(
+                uri: "/api/management/feeds/delete/anonymous", method: .delete
+            ) { response in
+                #expect(response.status == .unauthorized)
+            }
+            #expect(await server.metadata.feed(named: "anonymous") != nil)
+        }
+    }
+
+    @Test func successfulVerificationIsCachedUntilThePasswordChanges() async throws {
+        let metadata = MemoryMetadataStore()
+        try await metadata.createUser(User(name: "Admin", passwordHash: Bcrypt.hash("first", cost: 4)))
+        let authenticator = AdminAuthenticator(metadata: metadata)
+        let header = "Basic " + Data("Admin:first".utf8).base64EncodedString()
+        #expect(try await authenticator.authenticateAdmin(authorization: header) == "Admin")
+        #expect(try await authenticator.authenticateAdmin(authorization: header) == "Admin")
+
+        // A cache hit must not outlive a password change.
+        try await metadata.updateUser(User(name: "Admin", passwordHash: Bcrypt.hash("second", cost: 4)))
+        await #expect(throws: SluiceError.self) {
+            try await authenticator.authenticateAdmin(authorization: header)
+        }
+        let newHeader = "Basic " + Data("Admin:second".utf8).base64EncodedString()
+        #expect(try await authenticator.authenticateAdmin(authorization: newHeader) == "Admin")
+        // A wrong password is refused even right after a cached success.
+        let wrong = "Basic " + Data("Admin:secon".utf8).base64EncodedString()
+        let error = await #expect(throws: SluiceError.self) {
+            try await authenticator.authenticateAdmin(authorization: wrong)
+        }
+        #expect(error?.code == .unauthenticated)
+    }
+
+    @Test func cachedVerificationIsFast() async throws {
+        let metadata = MemoryMetadataStore()
+        try await metadata.createUser(User(name: "Admin", passwordHash: Bcrypt.hash("pw", cost: 12)))
+        let authenticator = AdminAuthenticator(metadata: metadata)
+        let header = "Basic " + Data("Admin:pw".utf8).base64EncodedString()
+        let clock = ContinuousClock()
+        let first = try await clock.measure { _ = try await authenticator.authenticateAdmin(authorization: header) }
+        let second = try await clock.measure {
+            for _ in 0..<20 { _ = try await authenticator.authenticateAdmin(authorization: header) }
+        }
+        #expect(second < first, "20 cached checks (\(second)) should beat one bcrypt verification (\(first))")
+    }
+
+    @Test func constantTimeComparison() {
+        #expect(AdminAuthenticator.constantTimeEqual([1, 2, 3], [1, 2, 3]))
+        #expect(!AdminAuthenticator.constantTimeEqual([1, 2, 3], [1, 2, 4]))
+        #expect(!AdminAuthenticator.constantTimeEqual([1, 2, 3], [1, 2]))
+        #expect(AdminAuthenticator.constantTimeEqual([], []))
+    }
+
+    @Test func bootstrapCreatesAdminOnceWithAGeneratedPasswordLoggedOnce() async throws {
+        let metadata = MemoryMetadataStore()
+        let (logger, logs) = CapturingLogHandler.logger()
+        #expect(
+            try await AdminBootstrap.ensureAdminUser(
+                metadata: metadata, initialPassword: nil, logger: logger, bcryptCost: 4))
+        #expect(
+            try await !AdminBootstrap.ensureAdminUser(
+                metadata: metadata, initialPassword: nil, logger: logger, bcryptCost: 4))
+        let lines = logs.all.filter { $0.contains("generated password") }
+        #expect(lines.count == 1)
+        let password = try #require(lines.first?.split(separator: " ").first { $0.count >= 24 }.map(String.init))
+        #expect(password.allSatisfy { $0.isLetter || $0.isNumber })
+        let user = try #require(await metadata.user(named: "Admin"))
+        #expect(user.name.lowercased() == "admin")
+        #expect(!user.passwordHash.contains(password))
+        #expect(Bcrypt.verify(password, hash: user.passwordHash))
+    }
+
+    @Test func bootstrapUsesTheGivenPasswordAndNeverLogsIt() async throws {
+        let metadata = MemoryMetadataStore()
+        let (logger, logs) = CapturingLogHandler.logger()
+        try await AdminBootstrap.ensureAdminUser(
+            metadata: metadata, initialPassword: "given-password-42", logger: logger, bcryptCost: 4)
+        let user = try #require(await metadata.user(named: "admin"))
+        #expect(Bcrypt.verify("given-password-42", hash: user.passwordHash))
+        #expect(!logs.all.isEmpty)
+        #expect(logs.all.allSatisfy { !$0.contains("given-password-42") })
+    }
+
+    @Test func generatedPasswordsAreLongAndDistinct() {
+        let passwords = (0..<50).map { _ in AdminBootstrap.generatePassword() }
+        #expect(passwords.allSatisfy { $0.count >= 24 })
+        #expect(Set(passwords).count == 50)
+    }
+}
