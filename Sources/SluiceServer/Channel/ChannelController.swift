@@ -1,0 +1,266 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOFileSystem
+import SluiceCore
+
+/// The conda channel: serves every feed under `/conda/<feed>/` the way conda, mamba and rattler expect it.
+///
+/// Endpoints (GET and HEAD; `/conda/t/<token>/…` and `/t/<token>/conda/…` are accepted too and the token stripped):
+/// - `/conda/<feed>/channeldata.json`
+/// - `/conda/<feed>/<subdir>/repodata.json` (`.zst`, `.bz2`) and `current_repodata.json` (`.zst`, `.bz2`), from the
+///   ``ChannelPublisher``'s snapshot, with strong ETags, `Last-Modified`, 304s and optional gzip for `.json`;
+/// - `/conda/<feed>/<subdir>/<name>-<version>-<build>.conda|.tar.bz2`, streamed from the `BlobStore` with single and
+///   suffix byte ranges (206, 416, `If-Range`);
+/// - `PUT /conda/<feed>/<subdir>/<filename>`, handed to the upload handler.
+///
+/// Paths are normalised first (`./`, `../`, `//`; see ``ChannelPath``). Everything that is not served, including
+/// the sharded repodata index (CEP 16, not offered yet), is a 404 `SluiceError.notFound` with a JSON body.
+public struct ChannelController: Sendable {
+    /// HTTP behaviour of the channel routes.
+    public struct Configuration: Sendable {
+        /// `Cache-Control: public, max-age=<repodataMaxAge>` on repodata and channeldata, in seconds.
+        public var repodataMaxAge: Int = 60
+        /// Whether `.json` bodies are sent gzip-encoded to clients that offer gzip.
+        public var gzipJSON: Bool = true
+        /// Whether CEP 16 sharded repodata (`<subdir>/repodata_shards.msgpack.zst`, `<subdir>/shards/<sha256>.msgpack.zst`)
+        /// is served. Off by default: clients then get a 404 and fall back to `repodata.json`, which every client
+        /// handles; a broken shard, on the other hand, fails installs.
+        public var serveShards: Bool = false
+
+        /// Creates a configuration; every parameter defaults to the documented default.
+        public init(repodataMaxAge: Int = 60, gzipJSON: Bool = true, serveShards: Bool = false) {
+            self.repodataMaxAge = repodataMaxAge
+            self.gzipJSON = gzipJSON
+            self.serveShards = serveShards
+        }
+    }
+
+    /// Handles `PUT /conda/<feed>/<subdir>/<filename>` (the conda-native upload), called after path normalisation.
+    public typealias UploadHandler =
+        @Sendable (
+            Request, SluiceRequestContext, _ feed: String, _ subdir: String, _ filename: String
+        ) async throws -> Response
+
+    /// Where the snapshots and channeldata come from.
+    public let publisher: ChannelPublisher
+    /// The database (not queried per request; kept for routes that need it later).
+    public let metadata: any MetadataStore
+    /// Where package bytes are read from.
+    public let blobs: any BlobStore
+    /// HTTP behaviour of the routes.
+    public let configuration: Configuration
+    /// Receives conda-native uploads; when nil, such a PUT is a 404.
+    public var uploadHandler: UploadHandler?
+
+    /// The chunk size for reading package files from disk.
+    static let fileChunkLength = 256 * 1024
+    /// `Cache-Control` of content-addressed files: packages and shards.
+    static let immutableCacheControl = "public, max-age=31536000, immutable"
+
+    /// Creates the controller; call ``addRoutes(to:)`` to serve it. `uploadHandler` receives
+    /// `PUT /conda/<feed>/<subdir>/<filename>`.
+    public init(
+        publisher: ChannelPublisher, metadata: any MetadataStore, blobs: any BlobStore,
+        configuration: Configuration = .init(), uploadHandler: UploadHandler? = nil
+    ) {
+        self.publisher = publisher
+        self.metadata = metadata
+        self.blobs = blobs
+        self.configuration = configuration
+        self.uploadHandler = uploadHandler
+    }
+
+    /// Adds GET, HEAD and PUT on `/conda/**` and `/t/*/conda/**`.
+    public func addRoutes(to router: Router<SluiceRequestContext>) {
+        for prefix in ["/conda/**", "/t/*/conda/**"] {
+            let path = RouterPath(prefix)
+            router.on(path, method: .get) { request, context in try await self.serve(request, context: context) }
+            router.on(path, method: .head) { request, context in try await self.serve(request, context: context) }
+            router.on(path, method: .put) { request, context in try await self.upload(request, context: context) }
+        }
+    }
+
+    // MARK: Handlers
+
+    /// Serves GET and HEAD.
+    func serve(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let path = try ChannelPath.parse(request.uri.path)
+        switch path.target {
+        case .channeldata:
+            let file = try await publisher.servedChanneldata(feed: path.feed)
+            return respond(with: file, isJSON: true, cacheControl: repodataCacheControl, to: request)
+
+        case .subdirFile(let subdir, let name):
+            let isShardIndex = name == "repodata_shards.msgpack.zst"
+            let isShard = name.hasPrefix("shards/")
+            if isShardIndex || isShard || name.hasSuffix(".msgpack.zst") {
+                guard configuration.serveShards, isShardIndex || isShard else {
+                    throw SluiceError.notFound(
+                        "Sharded repodata (CEP 16) is not offered by this server; use \(subdir)/repodata.json.")
+                }
+            }
+            guard let served = try await publisher.servedSubdir(feed: path.feed, subdir: subdir) else {
+                throw SluiceError.notFound("Feed '\(path.feed)' has no packages for subdir '\(subdir)'.")
+            }
+            if isShard {
+                guard let shard = served.shards[String(name.dropFirst("shards/".count))] else {
+                    throw SluiceError.notFound(
+                        "There is no shard '\(name)' in feed '\(path.feed)', subdir '\(subdir)'.")
+                }
+                return respond(with: shard, isJSON: false, cacheControl: Self.immutableCacheControl, to: request)
+            }
+            if let file = served.files[name] {
+                return respond(
+                    with: file, isJSON: name.hasSuffix(".json"), cacheControl: repodataCacheControl, to: request)
+            }
+            if let package = served.packages[name] {
+                return try await respond(with: package, to: request, context: context)
+            }
+            throw SluiceError.notFound("'\(name)' is not in feed '\(path.feed)', subdir '\(subdir)'.")
+
+        case .feedRoot, .other:
+            throw SluiceError.notFound(
+                "Nothing is served at '\(request.uri.path)'. Channel files live at "
+                    + "/conda/<feed>/channeldata.json and /conda/<feed>/<subdir>/<file>.")
+        }
+    }
+
+    /// Hands `PUT /conda/<feed>/<subdir>/<filename>` to the upload handler.
+    func upload(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let path = try ChannelPath.parse(request.uri.path)
+        guard case .subdirFile(let subdir, let filename) = path.target, !filename.contains("/") else {
+            throw SluiceError.notFound(
+                "Uploads go to PUT /conda/<feed>/<subdir>/<filename>; '\(request.uri.path)' is not such a path.")
+        }
+        guard let uploadHandler else {
+            throw SluiceError.notFound("This server does not accept uploads through channel URLs.")
+        }
+        return try await uploadHandler(request, context, path.feed, subdir, filename)
+    }
+
+    // MARK: Responses
+
+    /// `Cache-Control` of repodata, the shard index and channeldata.
+    var repodataCacheControl: String { "public, max-age=\(configuration.repodataMaxAge)" }
+
+    /// A published file (repodata variant, shard index, shard or channeldata): 200 or 304, gzip for `.json` when
+    /// offered and enabled.
+    func respond(with file: ServedFile, isJSON: Bool, cacheControl: String, to request: Request) -> Response {
+        let useGzip =
+            isJSON && configuration.gzipJSON && file.gzip != nil
+            && AcceptEncoding.allowsGzip(request.headers[.acceptEncoding])
+        let representation = useGzip ? file.gzip! : file.identity
+        var headers = HTTPFields()
+        headers[.eTag] = representation.etag
+        headers[.lastModified] = HTTPDate.format(file.lastModified)
+        headers[.cacheControl] = cacheControl
+        if isJSON && configuration.gzipJSON {
+            headers[.vary] = "Accept-Encoding"
+        }
+        if notModified(request, etag: representation.etag, lastModified: file.lastModified) {
+            return Self.notModifiedResponse(headers: headers)
+        }
+        headers[.contentType] = file.contentType
+        if useGzip {
+            headers[.contentEncoding] = "gzip"
+        }
+        headers[.contentLength] = String(representation.body.readableBytes)
+        if request.method == .head {
+            return Response(status: .ok, headers: headers)
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: representation.body))
+    }
+
+    /// A package file: 200, 206, 304 or 416, streamed from the blob store (never content-encoded).
+    func respond(
+        with package: ServedPackage, to request: Request, context: SluiceRequestContext
+    ) async throws -> Response {
+        var headers = HTTPFields()
+        headers[.eTag] = package.etag
+        headers[.lastModified] = HTTPDate.format(package.lastModified)
+        headers[.cacheControl] = Self.immutableCacheControl
+        headers[.acceptRanges] = "bytes"
+        if notModified(request, etag: package.etag, lastModified: package.lastModified) {
+            return Self.notModifiedResponse(headers: headers)
+        }
+        headers[.contentType] = "application/octet-stream"
+
+        var selection = ByteRange.whole
+        if let range = request.headers[.range] {
+            let ifRangeHolds = request.headers[.ifRange].map {
+                HTTPConditional.ifRangeMatches($0, etag: package.etag, lastModified: package.lastModified)
+            }
+            if ifRangeHolds ?? true {
+                selection = ByteRange.evaluate(range, size: package.size)
+            }
+        }
+
+        let status: HTTPResponse.Status
+        let blobRange: Range<Int64>?
+        switch selection {
+        case .unsatisfiable:
+            var response = try SluiceError(
+                .rangeNotSatisfiable,
+                "The requested range lies outside the file (\(package.size) bytes)."
+            ).response(from: request, context: context)
+            response.headers[.contentRange] = "bytes */\(package.size)"
+            response.headers[.acceptRanges] = "bytes"
+            return response
+        case .partial(let bounds):
+            status = .partialContent
+            blobRange = bounds.lowerBound..<(bounds.upperBound + 1)
+            headers[.contentRange] = "bytes \(bounds.lowerBound)-\(bounds.upperBound)/\(package.size)"
+            headers[.contentLength] = String(bounds.count)
+        case .whole:
+            status = .ok
+            blobRange = nil
+            headers[.contentLength] = String(package.size)
+        }
+        if request.method == .head {
+            return Response(status: status, headers: headers)
+        }
+        let content = try await blobs.read(sha256: package.sha256, range: blobRange)
+        return Response(status: status, headers: headers, body: Self.body(streaming: content))
+    }
+
+    /// Whether the request's validators say the client's copy is current (GET and HEAD only).
+    private func notModified(_ request: Request, etag: String, lastModified: Date) -> Bool {
+        HTTPConditional.evaluate(
+            ifNoneMatch: request.headers[.ifNoneMatch], ifModifiedSince: request.headers[.ifModifiedSince],
+            etag: etag, lastModified: lastModified) == .notModified
+    }
+
+    /// 304 with the validators and caching headers of the 200 it replaces, and no body framing.
+    private static func notModifiedResponse(headers: HTTPFields) -> Response {
+        var response = Response(status: .notModified, headers: headers)
+        response.headers[.contentLength] = nil
+        return response
+    }
+
+    /// A response body that streams blob content: a local file in large chunks, or the backend's chunks.
+    static func body(streaming content: BlobContent) -> ResponseBody {
+        switch content {
+        case .file(let url, let range):
+            return ResponseBody(contentLength: Int(range.count)) { writer in
+                if !range.isEmpty {
+                    try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(url.path)) { handle in
+                        for try await chunk in handle.readChunks(in: range, chunkLength: .bytes(Int64(fileChunkLength)))
+                        {
+                            try await writer.write(chunk)
+                        }
+                    }
+                }
+                try await writer.finish(nil)
+            }
+        case .chunks(let stream, let count):
+            return ResponseBody(contentLength: Int(count)) { writer in
+                for try await data in stream {
+                    try await writer.write(ByteBuffer(bytes: data))
+                }
+                try await writer.finish(nil)
+            }
+        }
+    }
+}

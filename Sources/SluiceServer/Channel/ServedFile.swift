@@ -1,0 +1,94 @@
+import Foundation
+import NIOCore
+import SluiceCore
+
+/// A published channel file made ready for serving, once per publish: its bytes as a `ByteBuffer` and, for
+/// `.json` files, a precomputed gzip representation with its own strong ETag.
+///
+/// Built by ``ChannelPublisher``; the channel route copies nothing and computes nothing per request.
+public struct ServedFile: Sendable {
+    /// One representation of the file: its body and its strong, quoted ETag.
+    public struct Representation: Sendable {
+        /// The bytes sent as the response body.
+        public let body: ByteBuffer
+        /// The strong, quoted ETag of exactly these bytes.
+        public let etag: String
+    }
+
+    /// The file as published (the snapshot's bytes and validators).
+    public let published: PublishedFile
+    /// The bytes as published, with the published ETag.
+    public let identity: Representation
+    /// The gzip-encoded bytes (`Content-Encoding: gzip`), only for `.json` files.
+    public let gzip: Representation?
+
+    /// `Content-Type` of the file (never a content encoding: `.zst`/`.bz2` are files, not encodings).
+    public var contentType: String { published.contentType }
+    /// `Last-Modified`: when the snapshot holding the file was built.
+    public var lastModified: Date { published.lastModified }
+
+    /// Prepares `file` for serving; `gzip` adds the gzip representation.
+    /// - Throws: `SluiceError.internalError` if gzip compression fails.
+    public init(_ file: PublishedFile, gzip: Bool) throws(SluiceError) {
+        self.published = file
+        self.identity = Representation(body: ByteBuffer(bytes: file.bytes), etag: file.etag)
+        if gzip {
+            let compressed = try Gzip.compress(file.bytes)
+            self.gzip = Representation(body: ByteBuffer(bytes: compressed), etag: Self.gzipETag(for: file.etag))
+        } else {
+            self.gzip = nil
+        }
+    }
+
+    /// The ETag of the gzip representation: the identity tag with `-gzip` appended inside the quotes, so the two
+    /// representations never share a strong validator.
+    static func gzipETag(for etag: String) -> String {
+        if etag.hasSuffix("\"") {
+            return String(etag.dropLast()) + "-gzip\""
+        }
+        return "\"\(etag)-gzip\""
+    }
+}
+
+/// A package file listed in a published subdir: what the channel route needs to serve it without a database query.
+public struct ServedPackage: Hashable, Sendable {
+    /// The content address of the bytes in the `BlobStore`.
+    public let sha256: String
+    /// The size in bytes.
+    public let size: Int64
+    /// When this file name got these bytes (the upload time), used as `Last-Modified`.
+    public let lastModified: Date
+
+    /// The strong ETag: the quoted sha256 (the bytes never change under it).
+    public var etag: String { "\"\(sha256)\"" }
+
+    /// Creates the serving entry of one package file.
+    public init(sha256: String, size: Int64, lastModified: Date) {
+        self.sha256 = sha256
+        self.size = size
+        self.lastModified = lastModified
+    }
+}
+
+/// One published subdir made ready for serving: the snapshot, its files as ``ServedFile``s, and its packages.
+public struct ServedSubdir: Sendable {
+    /// The snapshot every file was built from.
+    public let snapshot: SubdirSnapshot
+    /// The snapshot's files by name (`repodata.json`, `repodata.json.zst`, ..., `repodata_shards.msgpack.zst`).
+    public let files: [String: ServedFile]
+    /// The snapshot's CEP 16 shards by file name (`<sha256>.msgpack.zst`, served under `<subdir>/shards/`).
+    public let shards: [String: ServedFile]
+    /// The package files by file name.
+    public let packages: [String: ServedPackage]
+
+    /// Bundles a snapshot with its files prepared for serving.
+    public init(
+        snapshot: SubdirSnapshot, files: [String: ServedFile], shards: [String: ServedFile] = [:],
+        packages: [String: ServedPackage]
+    ) {
+        self.snapshot = snapshot
+        self.files = files
+        self.shards = shards
+        self.packages = packages
+    }
+}
