@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import SluiceCore
 import Testing
@@ -32,6 +33,13 @@ public enum MetadataStoreConformance {
         Check(name: "users: case-insensitive names", run: users),
         Check(name: "records round-trip every JSON field type", run: recordRoundTrip),
         Check(name: "ping", run: { try await $0.ping() }),
+        Check(name: "connectors: round trip of every field, list, update, conflict, notFound", run: connectorRoundTrip),
+        Check(name: "feeds: connectors kept in order; unknown → notFound, twice → invalidInput", run: feedConnectors),
+        Check(name: "deleteConnector: conflict naming the feeds; cascades its cache rows", run: deleteConnector),
+        Check(name: "upstream snapshots: upsert returns the previous row; notFound marker", run: upstreamSnapshots),
+        Check(name: "cached files: added, unchanged, replaced, ordered, accessed, deleted", run: cachedFiles),
+        Check(name: "upserts: 20 concurrent snapshot saves and cached-file records", run: concurrentUpserts),
+        Check(name: "referenceCount counts packages, cached files and snapshots", run: sharedBlobReferences),
     ]
 
     // MARK: Test data
@@ -339,6 +347,385 @@ public enum MetadataStoreConformance {
         #expect(read.record.depends == ["libgcc-ng >=7.3.0"])
         #expect(try await store.packages(feed: "main", subdir: "linux-64") == [row])
         #expect(try await store.packages(feed: "main", name: "zlib") == [row])
+    }
+}
+
+// MARK: Connectors and the proxy cache
+
+extension MetadataStoreConformance {
+    /// A connector with every field set to a value other than its default.
+    public static func fullConnector(name: String = "anaconda-main") -> Connector {
+        Connector(
+            name: name, url: "https://repo.anaconda.com/pkgs/main", feedType: "conda",
+            description: "Anaconda's main channel – ünïcode", timeout: 45, metadataCacheEnabled: false,
+            metadataCacheMinutes: 90, username: "mirror-bot", password: "s3cr3t:with/odd chars",
+            filters: ["numpy*", "lib?", "!evil-*"], createdAt: instant)
+    }
+
+    /// A real upstream file: `linux-64/zlib-1.2.11-h7b6447c_3.conda` of the conda-format-repo fixture channel, with its
+    /// sha256 and size computed from its bytes.
+    public static func realCachedFile(connector: String, cachedAt: Date = instant) throws -> CachedUpstreamFile {
+        let bytes = try Data(
+            contentsOf: Fixtures.condaFormatRepo.appendingPathComponent("linux-64/zlib-1.2.11-h7b6447c_3.conda"))
+        return CachedUpstreamFile(
+            connector: connector, subdir: "linux-64", filename: "zlib-1.2.11-h7b6447c_3.conda",
+            sha256: hexSHA256(bytes), size: Int64(bytes.count), cachedAt: cachedAt)
+    }
+
+    /// The snapshot row of a real upstream repodata: the conda-format-repo fixture's `<subdir>/repodata.json`, its
+    /// sha256 and record count computed from the file.
+    public static func realSnapshot(
+        connector: String, subdir: String = "linux-64", etag: String? = "\"5f1c-abc\"", fetchedAt: Date = instant
+    ) throws -> UpstreamSnapshotRow {
+        let bytes = try Data(contentsOf: Fixtures.condaFormatRepo.appendingPathComponent("\(subdir)/repodata.json"))
+        let repodata = try JSONValue.parse(Array(bytes))
+        let count =
+            (repodata["packages"]?.objectValue?.count ?? 0) + (repodata["packages.conda"]?.objectValue?.count ?? 0)
+        return UpstreamSnapshotRow(
+            connector: connector, subdir: subdir, status: .present, sha256: hexSHA256(bytes), etag: etag,
+            lastModified: "Tue, 15 Nov 2022 08:12:31 GMT", upstreamFilename: "repodata.json.zst", fetchedAt: fetchedAt,
+            recordCount: count)
+    }
+
+    static func hexSHA256(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func connectorRoundTrip(_ store: any MetadataStore) async throws {
+        #expect(try await store.connectors().isEmpty)
+        #expect(try await store.connector(named: "anaconda-main") == nil)
+        let full = fullConnector()
+        let minimal = Connector(name: "forge", url: "http://127.0.0.1:8080/conda-forge", createdAt: instant)
+        try await store.createConnector(minimal)
+        try await store.createConnector(full)
+        // Every field, including the optional ones set and unset, survives.
+        #expect(try await store.connector(named: "anaconda-main") == full)
+        let readMinimal = try #require(try await store.connector(named: "forge"))
+        #expect(readMinimal == minimal)
+        #expect(readMinimal.username == nil && readMinimal.password == nil && readMinimal.filters.isEmpty)
+        #expect(readMinimal.timeout == 30 && readMinimal.metadataCacheMinutes == 30 && readMinimal.metadataCacheEnabled)
+        #expect(try await store.connectors() == [full, minimal])
+        #expect(try await store.connector(named: "FORGE") == nil, "connector names are exact")
+
+        await expectError(.conflict) {
+            try await store.createConnector(Connector(name: "forge", url: "https://other.example", createdAt: instant))
+        }
+        #expect(try await store.connector(named: "forge") == minimal, "a failed create changes nothing")
+
+        var changed = full
+        changed.url = "https://conda.anaconda.org/conda-forge"
+        changed.description = ""
+        changed.timeout = 5
+        changed.metadataCacheEnabled = true
+        changed.metadataCacheMinutes = 0
+        changed.username = nil
+        changed.password = nil
+        changed.filters = ["!pytest"]
+        changed.createdAt = instant.addingTimeInterval(60)
+        try await store.updateConnector(changed)
+        #expect(try await store.connector(named: "anaconda-main") == changed)
+        await expectError(.notFound) {
+            try await store.updateConnector(Connector(name: "ghost", url: "https://ghost.example", createdAt: instant))
+        }
+        #expect(try await store.connector(named: "ghost") == nil)
+
+        #expect(try await store.deleteConnector(named: "forge"))
+        #expect(try await store.deleteConnector(named: "forge") == false)
+        #expect(try await store.connectors() == [changed])
+    }
+
+    static func feedConnectors(_ store: any MetadataStore) async throws {
+        for name in ["zeta", "alpha", "mid"] {
+            try await store.createConnector(
+                Connector(name: name, url: "https://\(name).example/channel", createdAt: instant))
+        }
+        // Order is the feed's, not the names'.
+        let proxy = Feed(
+            name: "unapproved-conda", kind: .proxy, createdAt: instant, connectors: ["zeta", "alpha", "mid"])
+        try await store.createFeed(proxy)
+        try await store.createFeed(Feed(name: "approved-conda", createdAt: instant))
+        #expect(try await store.feed(named: "unapproved-conda")?.connectors == ["zeta", "alpha", "mid"])
+        #expect(try await store.feed(named: "approved-conda")?.connectors == [])
+        #expect(try await store.feeds().map(\.connectors) == [[], ["zeta", "alpha", "mid"]])
+        #expect(try await store.feed(named: "unapproved-conda") == proxy)
+
+        await expectError(.notFound) {
+            try await store.createFeed(Feed(name: "broken", createdAt: instant, connectors: ["alpha", "nope"]))
+        }
+        #expect(try await store.feed(named: "broken") == nil, "a feed with an unknown connector is not created")
+        await expectError(.invalidInput) {
+            try await store.createFeed(Feed(name: "twice", createdAt: instant, connectors: ["alpha", "alpha"]))
+        }
+        #expect(try await store.feed(named: "twice") == nil)
+
+        var reordered = proxy
+        reordered.connectors = ["mid", "zeta"]
+        reordered.description = "reordered"
+        try await store.updateFeed(reordered)
+        #expect(try await store.feed(named: "unapproved-conda") == reordered)
+
+        var invalid = reordered
+        invalid.connectors = ["mid", "missing"]
+        invalid.description = "must not stick"
+        await expectError(.notFound) { try await store.updateFeed(invalid) }
+        invalid.connectors = ["zeta", "zeta"]
+        await expectError(.invalidInput) { try await store.updateFeed(invalid) }
+        #expect(try await store.feed(named: "unapproved-conda") == reordered, "a failed update changes nothing")
+
+        // A hosted feed gains connectors, then loses them all.
+        var approved = try #require(try await store.feed(named: "approved-conda"))
+        approved.connectors = ["alpha"]
+        try await store.updateFeed(approved)
+        #expect(try await store.feed(named: "approved-conda")?.connectors == ["alpha"])
+        approved.connectors = []
+        try await store.updateFeed(approved)
+        #expect(try await store.feed(named: "approved-conda")?.connectors == [])
+    }
+
+    static func deleteConnector(_ store: any MetadataStore) async throws {
+        try await store.createConnector(fullConnector(name: "upstream"))
+        try await store.createConnector(fullConnector(name: "spare"))
+        try await store.createFeed(Feed(name: "one", createdAt: instant, connectors: ["upstream"]))
+        try await store.createFeed(Feed(name: "two", createdAt: instant, connectors: ["spare", "upstream"]))
+        try await store.saveUpstreamSnapshot(try realSnapshot(connector: "upstream"))
+        try await store.recordCachedFile(try realCachedFile(connector: "upstream"))
+
+        do {
+            _ = try await store.deleteConnector(named: "upstream")
+            Issue.record("deleting a connector in use succeeded")
+        } catch let error as SluiceError {
+            #expect(error.code == .conflict)
+            #expect(error.message.contains("'one'") && error.message.contains("'two'"), "\(error.message)")
+        }
+        #expect(try await store.connector(named: "upstream") != nil, "a refused delete changes nothing")
+        #expect(try await store.upstreamSnapshot(connector: "upstream", subdir: "linux-64") != nil)
+
+        var two = try #require(try await store.feed(named: "two"))
+        two.connectors = ["spare"]
+        try await store.updateFeed(two)
+        do {
+            _ = try await store.deleteConnector(named: "upstream")
+            Issue.record("deleting a connector still used by feed 'one' succeeded")
+        } catch let error as SluiceError {
+            #expect(error.code == .conflict)
+            #expect(error.message.contains("'one'") && !error.message.contains("'two'"), "\(error.message)")
+        }
+
+        // Deleting the feed releases the connector; deleting the connector drops its cache rows.
+        #expect(try await store.deleteFeed(named: "one"))
+        let blob = try realCachedFile(connector: "upstream").sha256
+        #expect(try await store.referenceCount(sha256: blob) == 1)
+        #expect(try await store.deleteConnector(named: "upstream"))
+        #expect(try await store.connector(named: "upstream") == nil)
+        #expect(try await store.upstreamSnapshot(connector: "upstream", subdir: "linux-64") == nil)
+        #expect(try await store.upstreamSnapshots(connector: "upstream").isEmpty)
+        #expect(try await store.cachedFiles(connector: "upstream").isEmpty)
+        #expect(try await store.referenceCount(sha256: blob) == 0)
+        #expect(try await store.feed(named: "two")?.connectors == ["spare"])
+
+        // A connector created again under the same name starts with an empty cache.
+        try await store.createConnector(fullConnector(name: "upstream"))
+        #expect(try await store.cachedFiles(connector: "upstream").isEmpty)
+    }
+
+    static func upstreamSnapshots(_ store: any MetadataStore) async throws {
+        let linux = try realSnapshot(connector: "main")
+        await expectError(.notFound) { try await store.saveUpstreamSnapshot(linux) }
+        try await store.createConnector(fullConnector(name: "main"))
+        try await store.createConnector(fullConnector(name: "other"))
+        #expect(try await store.upstreamSnapshot(connector: "main", subdir: "linux-64") == nil)
+
+        #expect(try await store.saveUpstreamSnapshot(linux) == nil)
+        #expect(try await store.upstreamSnapshot(connector: "main", subdir: "linux-64") == linux)
+        #expect(linux.recordCount == 3, "the fixture's linux-64 holds zlib (.conda, .tar.bz2) and libgcc-ng")
+
+        // A refresh (a 304 or new repodata) replaces the row and hands back the old one.
+        var refreshed = try realSnapshot(connector: "main", subdir: "osx-64", etag: nil)
+        refreshed.subdir = "linux-64"
+        refreshed.fetchedAt = instant.addingTimeInterval(1800)
+        refreshed.upstreamFilename = nil
+        #expect(try await store.saveUpstreamSnapshot(refreshed) == linux)
+        #expect(try await store.upstreamSnapshot(connector: "main", subdir: "linux-64") == refreshed)
+
+        // The upstream has no win-arm64: a marker, not a missing row.
+        let missing = UpstreamSnapshotRow.notFound(connector: "main", subdir: "win-arm64", fetchedAt: instant)
+        try await store.saveUpstreamSnapshot(missing)
+        let readMissing = try #require(try await store.upstreamSnapshot(connector: "main", subdir: "win-arm64"))
+        #expect(readMissing == missing)
+        #expect(readMissing.status == .notFound && readMissing.sha256 == nil && readMissing.etag == nil)
+        // …that can later turn into a present subdir.
+        let appeared = try realSnapshot(connector: "main", subdir: "noarch")
+        var appearedHere = appeared
+        appearedHere.subdir = "win-arm64"
+        #expect(try await store.saveUpstreamSnapshot(appearedHere) == missing)
+
+        try await store.saveUpstreamSnapshot(try realSnapshot(connector: "main", subdir: "noarch"))
+        try await store.saveUpstreamSnapshot(try realSnapshot(connector: "other", subdir: "osx-64"))
+        #expect(
+            try await store.upstreamSnapshots(connector: "main").map(\.subdir) == ["linux-64", "noarch", "win-arm64"])
+        #expect(try await store.upstreamSnapshots(connector: "other").map(\.subdir) == ["osx-64"])
+        #expect(try await store.upstreamSnapshots(connector: "nobody").isEmpty)
+        #expect(try await store.upstreamSnapshot(connector: "other", subdir: "linux-64") == nil)
+    }
+
+    static func cachedFiles(_ store: any MetadataStore) async throws {
+        let zlib = try realCachedFile(connector: "main")
+        await expectError(.notFound) { try await store.recordCachedFile(zlib) }
+        try await store.createConnector(fullConnector(name: "main"))
+        try await store.createConnector(fullConnector(name: "other"))
+
+        #expect(try await store.recordCachedFile(zlib) == .added)
+        #expect(try await store.cachedFile(connector: "main", subdir: "linux-64", filename: zlib.filename) == zlib)
+        #expect(zlib.size == (try realRecord().size), "the fixture file has the size its record says")
+
+        // Recording it again is a no-op, whatever the timestamps say.
+        var again = zlib
+        again.cachedAt = instant.addingTimeInterval(99)
+        #expect(try await store.recordCachedFile(again) == .unchanged)
+        #expect(try await store.cachedFile(connector: "main", subdir: "linux-64", filename: zlib.filename) == zlib)
+
+        // The upstream now has other bytes under the name: the row moves to them and names the old blob.
+        var other = zlib
+        other.sha256 = sha("c")
+        other.size = 42
+        other.cachedAt = instant.addingTimeInterval(3600)
+        #expect(try await store.recordCachedFile(other) == .replaced(previousSHA256: zlib.sha256))
+        #expect(try await store.cachedFile(connector: "main", subdir: "linux-64", filename: zlib.filename) == other)
+
+        let entries: [(subdir: String, filename: String)] = [
+            ("noarch", "six-1.16.0-pyhd8ed1ab_0.conda"), ("linux-64", "Zeta-1.0-0.conda"),
+            ("linux-64", "_libgcc_mutex-0.1-main.conda"), ("linux-64", "zlib-1.2.11-h7b6447c_3.tar.bz2"),
+        ]
+        for (index, entry) in entries.enumerated() {
+            try await store.recordCachedFile(
+                CachedUpstreamFile(
+                    connector: "main", subdir: entry.subdir, filename: entry.filename,
+                    sha256: sha(Character(String(index))), size: Int64(index), cachedAt: instant))
+        }
+        try await store.recordCachedFile(realCachedFile(connector: "other"))
+        #expect(
+            try await store.cachedFiles(connector: "main").map { "\($0.subdir)/\($0.filename)" } == [
+                "linux-64/Zeta-1.0-0.conda", "linux-64/_libgcc_mutex-0.1-main.conda",
+                "linux-64/zlib-1.2.11-h7b6447c_3.conda", "linux-64/zlib-1.2.11-h7b6447c_3.tar.bz2",
+                "noarch/six-1.16.0-pyhd8ed1ab_0.conda",
+            ])
+        #expect(try await store.cachedFiles(connector: "other").count == 1)
+        #expect(try await store.cachedFiles(connector: "nobody").isEmpty)
+        #expect(try await store.cachedFile(connector: "main", subdir: "osx-64", filename: zlib.filename) == nil)
+
+        // Last access only moves forward.
+        let later = instant.addingTimeInterval(7200)
+        #expect(
+            try await store.markCachedFileAccessed(
+                connector: "main", subdir: "linux-64", filename: zlib.filename, at: later))
+        #expect(
+            try await store.cachedFile(connector: "main", subdir: "linux-64", filename: zlib.filename)?.lastAccessedAt
+                == later)
+        #expect(
+            try await store.markCachedFileAccessed(
+                connector: "main", subdir: "linux-64", filename: zlib.filename, at: instant))
+        #expect(
+            try await store.cachedFile(connector: "main", subdir: "linux-64", filename: zlib.filename)?.lastAccessedAt
+                == later)
+        #expect(
+            try await store.markCachedFileAccessed(
+                connector: "main", subdir: "linux-64", filename: "nope.conda", at: later)
+                == false)
+
+        var accessed = other
+        accessed.lastAccessedAt = later
+        #expect(
+            try await store.deleteCachedFile(connector: "main", subdir: "linux-64", filename: zlib.filename) == accessed
+        )
+        #expect(try await store.deleteCachedFile(connector: "main", subdir: "linux-64", filename: zlib.filename) == nil)
+        #expect(try await store.cachedFile(connector: "main", subdir: "linux-64", filename: zlib.filename) == nil)
+        #expect(try await store.cachedFile(connector: "other", subdir: "linux-64", filename: zlib.filename) != nil)
+    }
+
+    static func concurrentUpserts(_ store: any MetadataStore) async throws {
+        try await store.createConnector(fullConnector(name: "race"))
+        let file = try realCachedFile(connector: "race")
+        let outcomes = try await withThrowingTaskGroup(of: AddPackageOutcome.self) { group in
+            for index in 0..<20 {
+                var attempt = file
+                attempt.cachedAt = instant.addingTimeInterval(Double(index))
+                group.addTask { try await store.recordCachedFile(attempt) }
+            }
+            return try await group.reduce(into: [AddPackageOutcome]()) { $0.append($1) }
+        }
+        #expect(outcomes.count { $0 == .added } == 1)
+        #expect(outcomes.count { $0 == .unchanged } == 19)
+        #expect(try await store.cachedFiles(connector: "race").map(\.sha256) == [file.sha256])
+
+        let snapshot = try realSnapshot(connector: "race")
+        let previous = try await withThrowingTaskGroup(of: UpstreamSnapshotRow?.self) { group in
+            for index in 0..<20 {
+                var attempt = snapshot
+                attempt.fetchedAt = instant.addingTimeInterval(Double(index))
+                attempt.etag = "\"\(index)\""
+                group.addTask { try await store.saveUpstreamSnapshot(attempt) }
+            }
+            return try await group.reduce(into: [UpstreamSnapshotRow?]()) { $0.append($1) }
+        }
+        // Exactly one save found no row; every other one replaced a row some save wrote.
+        let replacedTags: [String] = previous.compactMap { row in row.flatMap(\.etag) }
+        #expect(previous.count { $0 == nil } == 1)
+        #expect(replacedTags.count == 19)
+        #expect(Set(replacedTags).count == 19, "each save replaced a different row")
+        let saved = try await store.upstreamSnapshots(connector: "race")
+        #expect(saved.count == 1)
+        let finalTag = try #require(saved.first?.etag)
+        #expect(!replacedTags.contains(finalTag), "the last save is the one that stays")
+        #expect(try await store.referenceCount(sha256: snapshot.sha256 ?? "") == 1)
+    }
+
+    static func sharedBlobReferences(_ store: any MetadataStore) async throws {
+        // One blob, the real zlib .conda: uploaded to a hosted feed and cached from two connectors.
+        let cached = try realCachedFile(connector: "first")
+        let hosted = try realRecord()
+        #expect(hosted.sha256 == cached.sha256, "the fixture's record describes the fixture's file")
+        try await store.createFeed(Feed(name: "hosted", createdAt: instant))
+        _ = try await store.addPackage(
+            StoredPackage(feed: "hosted", subdir: "linux-64", record: hosted, uploadedAt: instant), overwrite: false)
+        #expect(try await store.referenceCount(sha256: cached.sha256) == 1)
+
+        try await store.createConnector(fullConnector(name: "first"))
+        try await store.createConnector(fullConnector(name: "second"))
+        try await store.recordCachedFile(cached)
+        var viaSecond = cached
+        viaSecond.connector = "second"
+        try await store.recordCachedFile(viaSecond)
+        #expect(try await store.referenceCount(sha256: cached.sha256) == 3)
+
+        // A snapshot blob counts too, and so does a second subdir's snapshot of the same bytes.
+        let snapshot = try realSnapshot(connector: "first")
+        let repodataBlob = try #require(snapshot.sha256)
+        #expect(try await store.referenceCount(sha256: repodataBlob) == 0)
+        try await store.saveUpstreamSnapshot(snapshot)
+        var sameBytes = snapshot
+        sameBytes.connector = "second"
+        try await store.saveUpstreamSnapshot(sameBytes)
+        #expect(try await store.referenceCount(sha256: repodataBlob) == 2)
+        // A not-found marker references nothing.
+        try await store.saveUpstreamSnapshot(.notFound(connector: "first", subdir: "win-64", fetchedAt: instant))
+        #expect(try await store.referenceCount(sha256: repodataBlob) == 2)
+
+        // Releasing the references one by one; the blob is free only at the end.
+        #expect(try await store.deletePackage(feed: "hosted", subdir: "linux-64", filename: hosted.filename) != nil)
+        #expect(try await store.referenceCount(sha256: cached.sha256) == 2)
+        _ = try await store.deleteCachedFile(connector: "first", subdir: "linux-64", filename: cached.filename)
+        #expect(try await store.referenceCount(sha256: cached.sha256) == 1)
+        var replaced = viaSecond
+        replaced.sha256 = sha("b")
+        #expect(try await store.recordCachedFile(replaced) == .replaced(previousSHA256: cached.sha256))
+        #expect(try await store.referenceCount(sha256: cached.sha256) == 0)
+
+        // Replacing a snapshot releases its old blob.
+        try await store.saveUpstreamSnapshot(.notFound(connector: "first", subdir: "linux-64", fetchedAt: instant))
+        #expect(try await store.referenceCount(sha256: repodataBlob) == 1)
+        #expect(try await store.deleteConnector(named: "second"))
+        #expect(try await store.referenceCount(sha256: repodataBlob) == 0)
+        #expect(try await store.referenceCount(sha256: sha("b")) == 0)
     }
 }
 

@@ -205,6 +205,76 @@ struct SQLMetadataStoreTests {
         try await Task.sleep(for: .milliseconds(100))
     }
 
+    @Test("a database built by migration 1 alone upgrades to the current schema with its rows intact")
+    func upgradeFromVersion1() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.cleanUp() }
+        let file = folder.url.appendingPathComponent("old.sqlite")
+        let created = Date(timeIntervalSince1970: 1_690_000_000.250)
+        let package = try MetadataStoreConformance.package(feed: "legacy", sha256: String(repeating: "5", count: 64))
+
+        // The database as the first release left it: only migration 1, rows written by that schema.
+        let old = try await SQLMetadataStore.sqlite(
+            file: file, logger: Self.logger, maximumConnections: 2, migratingUpTo: 1)
+        #expect(try await Self.migrationVersions(old) == [1])
+        let oldTables = try await Self.tableNames(old)
+        #expect(oldTables.isSuperset(of: ["feeds", "packages", "users"]))
+        #expect(oldTables.isDisjoint(with: ["connectors", "feed_connectors", "upstream_snapshots"]))
+        try await old.database.insert(into: "feeds")
+            .columns("name", "feed_type", "kind", "description", "active", "created_at")
+            .values(
+                SQLBind("legacy"), SQLBind("conda"), SQLBind("hosted"), SQLBind("From v1"), SQLBind(true),
+                SQLBind(SQLMetadataStore.milliseconds(created))
+            )
+            .run()
+        #expect(try await old.addPackage(package, overwrite: false) == .added)
+        try await old.createUser(User(name: "Carol", passwordHash: "$2b$12$carol", createdAt: created))
+        try await old.shutdown()
+
+        let upgraded = try await SQLMetadataStore.sqlite(file: file, logger: Self.logger)
+        #expect(try await Self.migrationVersions(upgraded) == SQLMetadataStore.migrations.map(\.version))
+        #expect(SQLMetadataStore.migrations.map(\.version).starts(with: [1, 2]))
+        #expect(
+            try await Self.tableNames(upgraded).isSuperset(of: [
+                "connectors", "feed_connectors", "upstream_snapshots", "upstream_cached_files",
+            ]))
+        let legacy = Feed(name: "legacy", description: "From v1", createdAt: created)
+        #expect(try await upgraded.feeds() == [legacy])
+        #expect(try await upgraded.package(feed: "legacy", subdir: "linux-64", filename: package.filename) == package)
+        #expect(try await upgraded.user(named: "carol")?.passwordHash == "$2b$12$carol")
+        #expect(try await upgraded.referenceCount(sha256: package.sha256) == 1)
+
+        // The old feed can become a proxy, and the new tables work beside the old rows.
+        try await upgraded.createConnector(MetadataStoreConformance.fullConnector(name: "upstream"))
+        var proxy = legacy
+        proxy.connectors = ["upstream"]
+        try await upgraded.updateFeed(proxy)
+        #expect(try await upgraded.feed(named: "legacy") == proxy)
+        var cached = try MetadataStoreConformance.realCachedFile(connector: "upstream")
+        cached.sha256 = package.sha256
+        #expect(try await upgraded.recordCachedFile(cached) == .added)
+        #expect(try await upgraded.referenceCount(sha256: package.sha256) == 2)
+        try await upgraded.shutdown()
+    }
+
+    @Test("connector passwords and snapshot validators are stored as given; filters as a JSON array")
+    func connectorColumns() async throws {
+        let store = try await SQLMetadataStore.sqliteInMemory()
+        let connector = MetadataStoreConformance.fullConnector()
+        try await store.createConnector(connector)
+        let row = try #require(try await store.database.select().column("*").from("connectors").first())
+        #expect(try row.decode(column: "filters_json", as: String.self) == #"["numpy*","lib?","!evil-*"]"#)
+        #expect(try row.decode(column: "password", as: String.self) == connector.password)
+        #expect(try row.decode(column: "timeout_seconds", as: Int64.self) == 45)
+        try await store.shutdown()
+    }
+
+    static func tableNames(_ store: SQLMetadataStore) async throws -> Set<String> {
+        Set(
+            try await store.database.raw("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+                .map { try $0.decode(column: "name", as: String.self) })
+    }
+
     static func migrationVersions(_ store: SQLMetadataStore) async throws -> [Int64] {
         try await store.database.select().column("version").from("schema_migrations").orderBy("version").all()
             .map { try $0.decode(column: "version", as: Int64.self) }

@@ -11,20 +11,36 @@ public actor MemoryMetadataStore: MetadataStore {
         var filename: String
     }
 
+    private struct UpstreamKey: Hashable {
+        var connector: String
+        var subdir: String
+    }
+
+    private struct CachedFileKey: Hashable {
+        var connector: String
+        var subdir: String
+        var filename: String
+    }
+
     private var feedsByName: [String: Feed] = [:]
     private var packagesByKey: [PackageKey: StoredPackage] = [:]
     private var usersByName: [String: User] = [:]
+    private var connectorsByName: [String: Connector] = [:]
+    private var snapshotsByKey: [UpstreamKey: UpstreamSnapshotRow] = [:]
+    private var cachedFilesByKey: [CachedFileKey: CachedUpstreamFile] = [:]
 
     /// Creates an empty store.
     public init() {}
 
     // MARK: Feeds
 
-    /// Creates a feed. Throws `.conflict` if the name is taken.
+    /// Creates a feed with its connectors. Throws `.conflict` if the name is taken, `.notFound` if a connector does
+    /// not exist, `.invalidInput` if a connector is named twice.
     public func createFeed(_ feed: Feed) throws {
         guard feedsByName[feed.name] == nil else {
             throw SluiceError.conflict("A feed named '\(feed.name)' exists already.")
         }
+        try checkConnectors(of: feed)
         feedsByName[feed.name] = feed
     }
 
@@ -38,12 +54,23 @@ public actor MemoryMetadataStore: MetadataStore {
         feedsByName.values.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }
 
-    /// Replaces a feed's settings (matched by name). Throws `.notFound` if it does not exist.
+    /// Replaces a feed's settings and connectors (matched by name). Throws `.notFound` if the feed or a connector
+    /// does not exist, `.invalidInput` if a connector is named twice.
     public func updateFeed(_ feed: Feed) throws {
         guard feedsByName[feed.name] != nil else {
             throw SluiceError.notFound("There is no feed named '\(feed.name)'.")
         }
+        try checkConnectors(of: feed)
         feedsByName[feed.name] = feed
+    }
+
+    private func checkConnectors(of feed: Feed) throws {
+        if let duplicate = MetadataStoreRules.duplicateConnector(in: feed) {
+            throw MetadataStoreRules.duplicateConnectorError(feed: feed.name, connector: duplicate)
+        }
+        for name in feed.connectors where connectorsByName[name] == nil {
+            throw MetadataStoreRules.unknownConnectorError(feed: feed.name, connector: name)
+        }
     }
 
     /// Deletes a feed and all its package rows. Returns false if there was no such feed.
@@ -111,9 +138,126 @@ public actor MemoryMetadataStore: MetadataStore {
         packagesByKey.removeValue(forKey: PackageKey(feed: feed, subdir: subdir, filename: filename))
     }
 
-    /// How many package rows, in any feed, point at this blob.
+    /// How many package rows, cached upstream files and upstream snapshots point at this blob.
     public func referenceCount(sha256: String) -> Int {
         packagesByKey.values.count { $0.sha256 == sha256 }
+            + cachedFilesByKey.values.count { $0.sha256 == sha256 }
+            + snapshotsByKey.values.count { $0.sha256 == sha256 }
+    }
+
+    // MARK: Connectors
+
+    /// Creates a connector. Throws `.conflict` if the name is taken.
+    public func createConnector(_ connector: Connector) throws {
+        guard connectorsByName[connector.name] == nil else {
+            throw SluiceError.conflict("A connector named '\(connector.name)' exists already.")
+        }
+        connectorsByName[connector.name] = connector
+    }
+
+    /// The connector with this name, or nil.
+    public func connector(named name: String) -> Connector? {
+        connectorsByName[name]
+    }
+
+    /// All connectors, ordered by name.
+    public func connectors() -> [Connector] {
+        connectorsByName.values.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    }
+
+    /// Replaces a connector's settings (matched by name). Throws `.notFound` if it does not exist.
+    public func updateConnector(_ connector: Connector) throws {
+        guard connectorsByName[connector.name] != nil else {
+            throw SluiceError.notFound("There is no connector named '\(connector.name)'.")
+        }
+        connectorsByName[connector.name] = connector
+    }
+
+    /// Deletes a connector with its snapshots and cached-file rows. Returns false if there was no such connector;
+    /// throws `.conflict` naming the feeds that still use it.
+    public func deleteConnector(named name: String) throws -> Bool {
+        guard connectorsByName[name] != nil else { return false }
+        let users = feedsByName.values.filter { $0.connectors.contains(name) }.map(\.name)
+        if !users.isEmpty {
+            throw MetadataStoreRules.connectorInUseError(connector: name, feeds: users)
+        }
+        connectorsByName[name] = nil
+        snapshotsByKey = snapshotsByKey.filter { $0.key.connector != name }
+        cachedFilesByKey = cachedFilesByKey.filter { $0.key.connector != name }
+        return true
+    }
+
+    // MARK: Proxy cache
+
+    /// Saves the upstream state of one (connector, subdir); returns the row it replaced. Throws `.notFound` if the
+    /// connector does not exist.
+    @discardableResult
+    public func saveUpstreamSnapshot(_ snapshot: UpstreamSnapshotRow) throws -> UpstreamSnapshotRow? {
+        guard connectorsByName[snapshot.connector] != nil else {
+            throw SluiceError.notFound("There is no connector named '\(snapshot.connector)'.")
+        }
+        return snapshotsByKey.updateValue(
+            snapshot, forKey: UpstreamKey(connector: snapshot.connector, subdir: snapshot.subdir))
+    }
+
+    /// The saved upstream state of one (connector, subdir), or nil.
+    public func upstreamSnapshot(connector: String, subdir: String) -> UpstreamSnapshotRow? {
+        snapshotsByKey[UpstreamKey(connector: connector, subdir: subdir)]
+    }
+
+    /// Every saved upstream state of a connector, ordered by subdir.
+    public func upstreamSnapshots(connector: String) -> [UpstreamSnapshotRow] {
+        snapshotsByKey.values
+            .filter { $0.connector == connector }
+            .sorted { $0.subdir.utf8.lexicographicallyPrecedes($1.subdir.utf8) }
+    }
+
+    /// Records a cached upstream file; see ``MetadataStore/recordCachedFile(_:)``. Throws `.notFound` if the
+    /// connector does not exist.
+    @discardableResult
+    public func recordCachedFile(_ file: CachedUpstreamFile) throws -> AddPackageOutcome {
+        guard connectorsByName[file.connector] != nil else {
+            throw SluiceError.notFound("There is no connector named '\(file.connector)'.")
+        }
+        let key = CachedFileKey(connector: file.connector, subdir: file.subdir, filename: file.filename)
+        guard let existing = cachedFilesByKey[key] else {
+            cachedFilesByKey[key] = file
+            return .added
+        }
+        if existing.sha256 == file.sha256 { return .unchanged }
+        cachedFilesByKey[key] = file
+        return .replaced(previousSHA256: existing.sha256)
+    }
+
+    /// One cached upstream file, or nil.
+    public func cachedFile(connector: String, subdir: String, filename: String) -> CachedUpstreamFile? {
+        cachedFilesByKey[CachedFileKey(connector: connector, subdir: subdir, filename: filename)]
+    }
+
+    /// Every cached file of a connector, ordered by subdir then filename.
+    public func cachedFiles(connector: String) -> [CachedUpstreamFile] {
+        cachedFilesByKey.values
+            .filter { $0.connector == connector }
+            .sorted { left, right in
+                if left.subdir != right.subdir { return left.subdir.utf8.lexicographicallyPrecedes(right.subdir.utf8) }
+                return left.filename.utf8.lexicographicallyPrecedes(right.filename.utf8)
+            }
+    }
+
+    /// Moves a cached file's last access forward to `date`; returns false if there is no such file.
+    @discardableResult
+    public func markCachedFileAccessed(connector: String, subdir: String, filename: String, at date: Date) -> Bool {
+        let key = CachedFileKey(connector: connector, subdir: subdir, filename: filename)
+        guard var file = cachedFilesByKey[key] else { return false }
+        if let previous = file.lastAccessedAt, previous >= date { return true }
+        file.lastAccessedAt = date
+        cachedFilesByKey[key] = file
+        return true
+    }
+
+    /// Removes a cached file's row; returns it, or nil if there was none.
+    public func deleteCachedFile(connector: String, subdir: String, filename: String) -> CachedUpstreamFile? {
+        cachedFilesByKey.removeValue(forKey: CachedFileKey(connector: connector, subdir: subdir, filename: filename))
     }
 
     // MARK: Users

@@ -1,23 +1,27 @@
 import Foundation
 
-/// The database behind Sluice: feeds, package rows, users.
+/// The database behind Sluice: feeds, package rows, users, connectors and the proxy cache's rows.
 ///
 /// Implementations: `MemoryMetadataStore` (beside this file) and `SQLMetadataStore` (SQLite now, PostgreSQL later,
 /// one SQL layer). Every implementation passes the conformance suite in `SluiceTesting`.
 ///
 /// Each method is atomic: it either happens completely or not at all. Errors are `SluiceError`s: `.conflict` for a
-/// name that is taken or a file with other bytes, `.notFound` for a feed that does not exist, `.storageFailure` when
-/// the database fails.
+/// name that is taken, a file with other bytes or a connector still in use, `.notFound` for a feed or connector that
+/// does not exist, `.invalidInput` for a feed naming a connector twice, `.storageFailure` when the database fails.
+///
+/// Stores do not validate names or URLs (``Connector/validate()`` and `ChannelNames` do, at the API).
 public protocol MetadataStore: Sendable {
     // MARK: Feeds
 
-    /// Creates a feed. Throws `.conflict` if the name is taken.
+    /// Creates a feed with its ``Feed/connectors`` (in order). Throws `.conflict` if the name is taken, `.notFound` if a
+    /// connector does not exist, `.invalidInput` if a connector is named twice.
     func createFeed(_ feed: Feed) async throws
     /// The feed with this name, or nil.
     func feed(named name: String) async throws -> Feed?
     /// All feeds, ordered by name.
     func feeds() async throws -> [Feed]
-    /// Replaces a feed's settings (matched by name). Throws `.notFound` if it does not exist.
+    /// Replaces a feed's settings and its list of connectors (matched by name). Throws `.notFound` if the feed or one
+    /// of its connectors does not exist, `.invalidInput` if a connector is named twice.
     func updateFeed(_ feed: Feed) async throws
     /// Deletes a feed and all its package rows. Returns false if there was no such feed.
     func deleteFeed(named name: String) async throws -> Bool
@@ -38,8 +42,54 @@ public protocol MetadataStore: Sendable {
     func subdirs(feed: String) async throws -> [String]
     /// Removes a package row; returns it, or nil if there was none.
     func deletePackage(feed: String, subdir: String, filename: String) async throws -> StoredPackage?
-    /// How many package rows, in any feed, point at this blob.
+    /// How many rows point at this blob: package rows in any feed, cached upstream files and upstream snapshots. A
+    /// blob may be deleted only when this is 0.
     func referenceCount(sha256: String) async throws -> Int
+
+    // MARK: Connectors
+
+    /// Creates a connector. Throws `.conflict` if the name is taken.
+    func createConnector(_ connector: Connector) async throws
+    /// The connector with this name, or nil.
+    func connector(named name: String) async throws -> Connector?
+    /// All connectors, ordered by name.
+    func connectors() async throws -> [Connector]
+    /// Replaces a connector's settings (matched by name). Throws `.notFound` if it does not exist.
+    func updateConnector(_ connector: Connector) async throws
+    /// Deletes a connector with its upstream snapshots and cached-file rows (not their blobs: collect those whose
+    /// ``referenceCount(sha256:)`` drops to 0). Returns false if there was no such connector. Throws `.conflict`,
+    /// naming the feeds, if a feed still uses it.
+    func deleteConnector(named name: String) async throws -> Bool
+
+    // MARK: Proxy cache
+
+    /// Saves the upstream state of one (connector, subdir), replacing the previous one. Returns the row it replaced
+    /// (so the caller can collect its blob), or nil if there was none. Throws `.notFound` if the connector does not
+    /// exist.
+    @discardableResult
+    func saveUpstreamSnapshot(_ snapshot: UpstreamSnapshotRow) async throws -> UpstreamSnapshotRow?
+    /// The saved upstream state of one (connector, subdir), or nil if none was saved.
+    func upstreamSnapshot(connector: String, subdir: String) async throws -> UpstreamSnapshotRow?
+    /// Every saved upstream state of a connector, ordered by subdir.
+    func upstreamSnapshots(connector: String) async throws -> [UpstreamSnapshotRow]
+    /// Records that an upstream file is cached, idempotently: a new file → `.added`; the same file with the same
+    /// sha256 → `.unchanged` (the row is kept as it is); with another sha256 → `.replaced` (the row now holds the new
+    /// values). Throws `.notFound` if the connector does not exist.
+    @discardableResult
+    func recordCachedFile(_ file: CachedUpstreamFile) async throws -> AddPackageOutcome
+    /// One cached upstream file, or nil.
+    func cachedFile(connector: String, subdir: String, filename: String) async throws -> CachedUpstreamFile?
+    /// Every cached file of a connector, ordered by subdir then filename.
+    func cachedFiles(connector: String) async throws -> [CachedUpstreamFile]
+    /// Sets a cached file's ``CachedUpstreamFile/lastAccessedAt`` to `date` unless it is later already. Returns false
+    /// if there is no such cached file.
+    @discardableResult
+    func markCachedFileAccessed(
+        connector: String, subdir: String, filename: String, at date: Date
+    ) async throws
+        -> Bool
+    /// Removes a cached file's row (not its blob); returns it, or nil if there was none.
+    func deleteCachedFile(connector: String, subdir: String, filename: String) async throws -> CachedUpstreamFile?
 
     // MARK: Users
 
@@ -52,4 +102,54 @@ public protocol MetadataStore: Sendable {
 
     /// Checks that the database answers; used by `GET /health`.
     func ping() async throws
+}
+
+/// Defaults for stores written before connectors existed (test wrappers, for example): each throws
+/// `.internalError`, so a store that does not implement connectors fails loudly instead of answering wrongly.
+/// `MemoryMetadataStore` and `SQLMetadataStore` implement every requirement; a wrapper should forward them.
+extension MetadataStore {
+    private func unsupported(_ operation: String) -> SluiceError {
+        SluiceError(.internalError, "\(Self.self) does not implement \(operation); forward it to a full store.")
+    }
+
+    public func createConnector(_ connector: Connector) async throws { throw unsupported("createConnector") }
+    public func connector(named name: String) async throws -> Connector? { throw unsupported("connector(named:)") }
+    public func connectors() async throws -> [Connector] { throw unsupported("connectors()") }
+    public func updateConnector(_ connector: Connector) async throws { throw unsupported("updateConnector") }
+    public func deleteConnector(named name: String) async throws -> Bool { throw unsupported("deleteConnector") }
+    @discardableResult
+    public func saveUpstreamSnapshot(_ snapshot: UpstreamSnapshotRow) async throws -> UpstreamSnapshotRow? {
+        throw unsupported("saveUpstreamSnapshot")
+    }
+    public func upstreamSnapshot(connector: String, subdir: String) async throws -> UpstreamSnapshotRow? {
+        throw unsupported("upstreamSnapshot")
+    }
+    public func upstreamSnapshots(connector: String) async throws -> [UpstreamSnapshotRow] {
+        throw unsupported("upstreamSnapshots")
+    }
+    @discardableResult
+    public func recordCachedFile(_ file: CachedUpstreamFile) async throws -> AddPackageOutcome {
+        throw unsupported("recordCachedFile")
+    }
+    public func cachedFile(connector: String, subdir: String, filename: String) async throws -> CachedUpstreamFile? {
+        throw unsupported("cachedFile")
+    }
+    public func cachedFiles(connector: String) async throws -> [CachedUpstreamFile] {
+        throw unsupported("cachedFiles")
+    }
+    @discardableResult
+    public func markCachedFileAccessed(
+        connector: String, subdir: String, filename: String, at date: Date
+    )
+        async throws -> Bool
+    {
+        throw unsupported("markCachedFileAccessed")
+    }
+    public func deleteCachedFile(
+        connector: String, subdir: String, filename: String
+    ) async throws
+        -> CachedUpstreamFile?
+    {
+        throw unsupported("deleteCachedFile")
+    }
 }

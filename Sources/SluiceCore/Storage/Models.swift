@@ -1,11 +1,14 @@
 import Foundation
 
 /// A feed: a named conda channel served under `/conda/<name>/`.
-public struct Feed: Hashable, Sendable, Codable {
+///
+/// A feed holds uploaded packages, and proxies the upstream channels of its ``connectors`` when it has any (a feed
+/// with connectors is a proxy feed; it may hold local packages too, which shadow upstream files of the same name).
+public struct Feed: Hashable, Sendable {
     public enum Kind: String, Hashable, Sendable, Codable {
         /// Holds packages that people upload.
         case hosted
-        /// Mirrors one or more upstream channels through connectors (comes with the proxy issue).
+        /// Mirrors one or more upstream channels through ``Feed/connectors``.
         case proxy
     }
 
@@ -16,10 +19,14 @@ public struct Feed: Hashable, Sendable, Codable {
     public var description: String
     public var active: Bool
     public var createdAt: Date
+    /// The names of the ``Connector``s this feed proxies, in priority order: with several connectors, the first one
+    /// that has a filename wins. Each must exist when the feed is stored (``MetadataStore/createFeed(_:)`` and
+    /// ``MetadataStore/updateFeed(_:)`` throw `.notFound` otherwise); no name twice.
+    public var connectors: [String]
 
     public init(
         name: String, feedType: String = "conda", kind: Kind = .hosted, description: String = "",
-        active: Bool = true, createdAt: Date = Date()
+        active: Bool = true, createdAt: Date = Date(), connectors: [String] = []
     ) {
         self.name = name
         self.feedType = feedType
@@ -27,6 +34,27 @@ public struct Feed: Hashable, Sendable, Codable {
         self.description = description
         self.active = active
         self.createdAt = createdAt
+        self.connectors = connectors
+    }
+}
+
+extension Feed: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case name, feedType, kind, description, active, createdAt, connectors
+    }
+
+    /// Decodes a feed; `connectors` may be absent (as in feeds written before connectors existed) and means none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try container.decode(String.self, forKey: .name),
+            feedType: try container.decode(String.self, forKey: .feedType),
+            kind: try container.decode(Kind.self, forKey: .kind),
+            description: try container.decode(String.self, forKey: .description),
+            active: try container.decode(Bool.self, forKey: .active),
+            createdAt: try container.decode(Date.self, forKey: .createdAt),
+            connectors: try container.decodeIfPresent([String].self, forKey: .connectors) ?? []
+        )
     }
 }
 
@@ -89,7 +117,9 @@ public struct User: Hashable, Sendable {
     public var passwordHash: String
     public var createdAt: Date
 
-    public init(name: String, displayName: String = "", email: String = "", passwordHash: String, createdAt: Date = Date()) {
+    public init(
+        name: String, displayName: String = "", email: String = "", passwordHash: String, createdAt: Date = Date()
+    ) {
         self.name = name
         self.displayName = displayName
         self.email = email

@@ -33,6 +33,8 @@ public actor AdminAuthenticator {
     private let metadata: any MetadataStore
     private let configuration: Configuration
     private var cache: [String: CacheEntry] = [:]
+    /// How many bcrypt verifications ran (cache misses); lets tests observe the cache without timing it.
+    private(set) var bcryptVerificationCount = 0
 
     public init(metadata: any MetadataStore, configuration: Configuration = .init()) {
         self.metadata = metadata
@@ -82,6 +84,7 @@ public actor AdminAuthenticator {
         }
         let password = credentials.password
         let hash = user.passwordHash
+        bcryptVerificationCount += 1
         let valid: Bool
         do {
             valid = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }

@@ -13,6 +13,14 @@ extension SQLMetadataStore {
     /// (`BEGIN IMMEDIATE`). Call ``shutdown()`` when done.
     /// - Throws: `SluiceError(.storageFailure)` if the file cannot be opened or migrated.
     public static func sqlite(file: URL, logger: Logger, maximumConnections: Int = 4) async throws -> SQLMetadataStore {
+        try await sqlite(file: file, logger: logger, maximumConnections: maximumConnections, migratingUpTo: nil)
+    }
+
+    /// ``sqlite(file:logger:maximumConnections:)`` applying migrations only up to `lastVersion` (all when nil), so that
+    /// tests can build a database with an old schema and check that it upgrades.
+    static func sqlite(
+        file: URL, logger: Logger, maximumConnections: Int, migratingUpTo lastVersion: Int64?
+    ) async throws -> SQLMetadataStore {
         do {
             try FileManager.default.createDirectory(
                 at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -39,7 +47,9 @@ extension SQLMetadataStore {
         } catch {
             throw SluiceError(.storageFailure, "Cannot open the SQLite database '\(file.path)'.", cause: error)
         }
-        return try await open(storage: storage, maximumConnections: max(1, maximumConnections), logger: logger)
+        return try await open(
+            storage: storage, maximumConnections: max(1, maximumConnections), logger: logger,
+            migratingUpTo: lastVersion)
     }
 
     /// Opens a new, empty SQLite database that lives in memory (one connection) until ``shutdown()``; for tests.
@@ -50,11 +60,11 @@ extension SQLMetadataStore {
         -> SQLMetadataStore
     {
         // One connection: every connection to ":memory:" is a database of its own.
-        try await open(storage: .memory, maximumConnections: 1, logger: logger)
+        try await open(storage: .memory, maximumConnections: 1, logger: logger, migratingUpTo: nil)
     }
 
     private static func open(
-        storage: SQLiteConnection.Storage, maximumConnections: Int, logger: Logger
+        storage: SQLiteConnection.Storage, maximumConnections: Int, logger: Logger, migratingUpTo lastVersion: Int64?
     ) async throws -> SQLMetadataStore {
         // One event loop for the pool: SQLite work runs on the thread pool, the loop only hands out connections.
         // A thread per connection, owned by this store: SQLite's busy handler sleeps on the thread that runs the
@@ -73,7 +83,9 @@ extension SQLMetadataStore {
             threadPool: threadPool)
         let database = SQLiteConnectionPoolDatabase(pool: pool, logger: logger)
         do {
-            return try await SQLMetadataStore(database: database, dialect: .sqlite, logger: logger) {
+            return try await SQLMetadataStore(
+                database: database, dialect: .sqlite, logger: logger, migratingUpTo: lastVersion
+            ) {
                 try await pool.shutdown()
             }
         } catch {

@@ -28,8 +28,17 @@ public final class SQLMetadataStore: MetadataStore {
     ///   - logger: For migrations and failures; queries and their values are never logged.
     ///   - shutdown: Closes the connections; run once by ``shutdown()``.
     /// - Throws: `SluiceError(.storageFailure)` if migrating fails.
-    public init(
+    public convenience init(
         database: any SQLDatabase, dialect: SQLDialectSupport, logger: Logger,
+        shutdown: @escaping @Sendable () async throws -> Void
+    ) async throws {
+        try await self.init(
+            database: database, dialect: dialect, logger: logger, migratingUpTo: nil, shutdown: shutdown)
+    }
+
+    /// Opens a store, applying pending migrations up to `lastVersion` (all when nil; tests build old schemas with it).
+    init(
+        database: any SQLDatabase, dialect: SQLDialectSupport, logger: Logger, migratingUpTo lastVersion: Int64?,
         shutdown: @escaping @Sendable () async throws -> Void
     ) async throws {
         self.database = database
@@ -37,7 +46,7 @@ public final class SQLMetadataStore: MetadataStore {
         self.logger = logger
         self.writeGate = dialect.serializesWritesInProcess ? WriteGate() : nil
         self.close = Mutex(shutdown)
-        try await migrate()
+        try await migrate(upTo: lastVersion)
     }
 
     /// Closes the database connections. Later calls do nothing; using the store afterwards fails.
@@ -51,10 +60,12 @@ public final class SQLMetadataStore: MetadataStore {
 
     // MARK: Feeds
 
-    /// Creates a feed. Throws `.conflict` if the name is taken.
+    /// Creates a feed and its list of connectors in one transaction. Throws `.conflict` if the name is taken,
+    /// `.notFound` if a connector does not exist, `.invalidInput` if a connector is named twice.
     public func createFeed(_ feed: Feed) async throws {
         try await withStorageErrors(
-            "creating feed '\(feed.name)'", conflict: "A feed named '\(feed.name)' exists already."
+            "creating feed '\(feed.name)'", conflict: "A feed named '\(feed.name)' exists already.",
+            foreignKey: Self.connectorDeletedMeanwhile(feed: feed.name)
         ) {
             try await self.inWriteTransaction { database in
                 try await database.insert(into: "feeds")
@@ -64,32 +75,36 @@ public final class SQLMetadataStore: MetadataStore {
                         SQLBind(feed.description), SQLBind(feed.active), SQLBind(Self.milliseconds(feed.createdAt))
                     )
                     .run()
+                try await Self.writeConnectors(of: feed, in: database)
             }
         }
     }
 
-    /// The feed with this name, or nil.
+    /// The feed with this name (with its connectors, in order), or nil.
     public func feed(named name: String) async throws -> Feed? {
         try await withStorageErrors("reading feed '\(name)'") {
-            try await self.database.select().column("*").from("feeds").where("name", .equal, name).first()
-                .map(Self.feed(from:))
+            try await Self.feeds(
+                from: self.selectFeeds().where(SQLColumn("name", table: "feeds"), .equal, SQLBind(name))
+            )
+            .first
         }
     }
 
-    /// All feeds, ordered by name.
+    /// All feeds (with their connectors, in order), ordered by name.
     public func feeds() async throws -> [Feed] {
         try await withStorageErrors("listing feeds") {
-            try await self.database.select().column("*").from("feeds").orderBy("name").all()
-                .map(Self.feed(from:))
-                .sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+            try await Self.feeds(from: self.selectFeeds())
         }
     }
 
-    /// Replaces a feed's settings (matched by name). Throws `.notFound` if it does not exist.
+    /// Replaces a feed's settings and its list of connectors (matched by name) in one transaction. Throws `.notFound`
+    /// if the feed or a connector does not exist, `.invalidInput` if a connector is named twice.
     public func updateFeed(_ feed: Feed) async throws {
-        let updated = try await withStorageErrors("updating feed '\(feed.name)'") {
+        try await withStorageErrors(
+            "updating feed '\(feed.name)'", foreignKey: Self.connectorDeletedMeanwhile(feed: feed.name)
+        ) {
             try await self.inWriteTransaction { database in
-                try await database.update("feeds")
+                let updated = try await database.update("feeds")
                     .set("feed_type", to: feed.feedType)
                     .set("kind", to: feed.kind.rawValue)
                     .set("description", to: feed.description)
@@ -99,21 +114,80 @@ public final class SQLMetadataStore: MetadataStore {
                     .returning("name")
                     .all()
                     .count
+                guard updated > 0 else { throw SluiceError.notFound("There is no feed named '\(feed.name)'.") }
+                try await database.delete(from: "feed_connectors").where("feed", .equal, feed.name).run()
+                try await Self.writeConnectors(of: feed, in: database)
             }
         }
-        guard updated > 0 else { throw SluiceError.notFound("There is no feed named '\(feed.name)'.") }
     }
 
-    /// Deletes a feed and (by the foreign key's cascade) all its package rows. Returns false if there was no such feed.
+    /// Deletes a feed and (by the foreign keys' cascade) all its package rows and connector links. Returns false if
+    /// there was no such feed.
     public func deleteFeed(named name: String) async throws -> Bool {
         try await withStorageErrors("deleting feed '\(name)'") {
             try await self.inWriteTransaction { database in
                 // Explicit as well as cascaded, so a database opened without foreign keys enforced stays clean.
                 try await database.delete(from: "packages").where("feed", .equal, name).run()
+                try await database.delete(from: "feed_connectors").where("feed", .equal, name).run()
                 return !(try await database.delete(from: "feeds").where("name", .equal, name).returning("name").all())
                     .isEmpty
             }
         }
+    }
+
+    /// `feeds` left-joined with their connector links, in name then position order: one statement, so a feed and its
+    /// connectors are read from one state of the database.
+    private func selectFeeds() -> SQLSelectBuilder {
+        database.select()
+            .column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("feeds")))
+            .column(SQLColumn("connector", table: "feed_connectors"))
+            .from("feeds")
+            .join(
+                "feed_connectors", method: SQLJoinMethod.left, on: SQLColumn("name", table: "feeds"), .equal,
+                SQLColumn("feed", table: "feed_connectors")
+            )
+            .orderBy(SQLColumn("name", table: "feeds"))
+            .orderBy(SQLColumn("position", table: "feed_connectors"))
+    }
+
+    /// Folds the rows of ``selectFeeds()`` into feeds, ordered by the UTF-8 bytes of their names.
+    private static func feeds(from query: SQLSelectBuilder) async throws -> [Feed] {
+        var feeds: [Feed] = []
+        for row in try await query.all() {
+            let name = try row.decode(column: "name", as: String.self)
+            if feeds.last?.name != name { feeds.append(try feed(from: row)) }
+            if !(try row.decodeNil(column: "connector")) {
+                feeds[feeds.count - 1].connectors.append(try row.decode(column: "connector", as: String.self))
+            }
+        }
+        return feeds.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    }
+
+    /// The message when the database refuses a connector link because the connector was deleted after it was checked
+    /// (possible where writers do not take turns, as with PostgreSQL).
+    private static func connectorDeletedMeanwhile(feed: String) -> String {
+        "A connector of feed '\(feed)' was deleted while the feed was being saved; check its connectors and retry."
+    }
+
+    /// Inserts a feed's connector links (positions 0, 1, …) after checking that each connector exists once.
+    private static func writeConnectors(of feed: Feed, in database: any SQLDatabase) async throws {
+        if let duplicate = MetadataStoreRules.duplicateConnector(in: feed) {
+            throw MetadataStoreRules.duplicateConnectorError(feed: feed.name, connector: duplicate)
+        }
+        guard !feed.connectors.isEmpty else { return }
+        let existing = Set(
+            try await database.select().column("name").from("connectors")
+                .where("name", .in, feed.connectors)
+                .all()
+                .map { try $0.decode(column: "name", as: String.self) })
+        if let missing = feed.connectors.first(where: { !existing.contains($0) }) {
+            throw MetadataStoreRules.unknownConnectorError(feed: feed.name, connector: missing)
+        }
+        let insert = database.insert(into: "feed_connectors").columns("feed", "position", "connector")
+        for (position, connector) in feed.connectors.enumerated() {
+            insert.values(SQLBind(feed.name), SQLBind(Int64(position)), SQLBind(connector))
+        }
+        try await insert.run()
     }
 
     // MARK: Packages
@@ -242,15 +316,26 @@ public final class SQLMetadataStore: MetadataStore {
         }
     }
 
-    /// How many package rows, in any feed, point at this blob.
+    /// How many package rows, cached upstream files and upstream snapshots point at this blob: one statement, so
+    /// the three counts come from one state of the database.
     public func referenceCount(sha256: String) async throws -> Int {
         try await withStorageErrors("counting the references to blob \(sha256)") {
-            let row = try await self.database.select()
-                .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "count")
-                .from("packages")
-                .where("sha256", .equal, sha256)
-                .first()
-            return Int(try row?.decode(column: "count", as: Int64.self) ?? 0)
+            let select = self.database.select()
+            for (table, alias) in [
+                ("packages", "packages"), ("upstream_cached_files", "cached_files"),
+                ("upstream_snapshots", "snapshots"),
+            ] {
+                select.column(
+                    SQLSubquery.select { subquery in
+                        subquery.column(SQLFunction("COUNT", args: SQLLiteral.all)).from(table)
+                            .where("sha256", .equal, sha256)
+                    },
+                    as: alias)
+            }
+            guard let row = try await select.first() else { return 0 }
+            return try ["packages", "cached_files", "snapshots"].reduce(0) { total, alias in
+                total + Int(try row.decode(column: alias, as: Int64.self))
+            }
         }
     }
 
@@ -349,9 +434,10 @@ public final class SQLMetadataStore: MetadataStore {
     }
 
     /// Runs `body`, turning database errors into `SluiceError`s: a unique violation into `.conflict` (with
-    /// `conflict` as the message), a foreign-key violation into `.notFound`, anything else into `.storageFailure`.
+    /// `conflict` as the message), a foreign-key violation into `.notFound` (with `foreignKey` as the message), anything
+    /// else into `.storageFailure`.
     func withStorageErrors<Result>(
-        _ action: String, conflict: String? = nil, _ body: () async throws -> Result
+        _ action: String, conflict: String? = nil, foreignKey: String? = nil, _ body: () async throws -> Result
     ) async throws -> Result {
         do {
             return try await body()
@@ -362,7 +448,8 @@ public final class SQLMetadataStore: MetadataStore {
                 throw SluiceError(.conflict, conflict ?? "Conflict while \(action): the name is taken.", cause: error)
             }
             if dialect.isForeignKeyViolation(error) {
-                throw SluiceError(.notFound, "Not found while \(action): the feed does not exist.", cause: error)
+                throw SluiceError(
+                    .notFound, foreignKey ?? "Not found while \(action): the feed does not exist.", cause: error)
             }
             logger.error("Database failure", metadata: ["action": "\(action)", "error": "\(error)"])
             throw SluiceError(.storageFailure, "The database failed while \(action).", cause: error)
