@@ -18,9 +18,21 @@ public struct PublishedFile: Sendable {
         self.lastModified = lastModified
     }
 
+    /// A file whose SHA-256 the caller has already computed (a shard, named by that hash); the ETag is the same as
+    /// ``init(bytes:contentType:lastModified:)`` would give.
+    init(bytes: Data, sha256: [UInt8], contentType: String, lastModified: Date) {
+        self.bytes = bytes
+        self.etag = Self.etag(digest: sha256)
+        self.contentType = contentType
+        self.lastModified = lastModified
+    }
+
     /// The strong ETag for `bytes`: `"<first 32 hex digits of sha256>"`.
     public static func etag(for bytes: Data) -> String {
-        let digest = SHA256.hash(data: bytes)
+        etag(digest: SHA256.hash(data: bytes))
+    }
+
+    private static func etag(digest: some Sequence<UInt8>) -> String {
         var hex = ""
         hex.reserveCapacity(34)
         hex.append("\"")
@@ -36,42 +48,61 @@ public struct PublishedFile: Sendable {
 }
 
 /// Every index file of one subdir, built at one moment from one record list, ready to serve without touching the
-/// database: `repodata.json`, `current_repodata.json` and their `.zst` and `.bz2` variants, plus the records by file
-/// name for package lookups.
+/// database: `repodata.json`, `current_repodata.json` and their `.zst` and `.bz2` variants, the CEP 16 shard index
+/// and shards, plus the records by file name for package lookups.
 public struct SubdirSnapshot: Sendable {
     public let subdir: String
     public let builtAt: Date
     /// File name → record, for answering package requests without a database query.
     public let records: [String: PackageRecord]
     /// File name (`repodata.json`, `repodata.json.zst`, `repodata.json.bz2`, `current_repodata.json`,
-    /// `current_repodata.json.zst`, `current_repodata.json.bz2`) → published file.
+    /// `current_repodata.json.zst`, `current_repodata.json.bz2`, `repodata_shards.msgpack.zst`) → published file.
     public let files: [String: PublishedFile]
+    /// CEP 16 shards by file name (`<lowercase hex sha256 of the bytes>.msgpack.zst`), served at
+    /// `<subdir>/shards/<file name>` (the index's `shards_base_url` is `shards/`). Content-addressed: serve with
+    /// `Cache-Control: public, max-age=31536000, immutable`.
+    public let shards: [String: PublishedFile]
+    /// Package name → its shard and the shard's cache key; pass it (or the whole snapshot) to the next build so that
+    /// names whose records did not change keep their compressed shard.
+    public let shardEntries: [String: ShardEntry]
 
-    public init(subdir: String, builtAt: Date, records: [String: PackageRecord], files: [String: PublishedFile]) {
+    public init(
+        subdir: String, builtAt: Date, records: [String: PackageRecord], files: [String: PublishedFile],
+        shards: [String: PublishedFile] = [:], shardEntries: [String: ShardEntry] = [:]
+    ) {
         self.subdir = subdir
         self.builtAt = builtAt
         self.records = records
         self.files = files
+        self.shards = shards
+        self.shardEntries = shardEntries
     }
 
-    /// The file names a snapshot holds.
+    /// The file names a snapshot holds in ``files``.
     public static let fileNames = [
         "repodata.json", "repodata.json.zst", "repodata.json.bz2",
         "current_repodata.json", "current_repodata.json.zst", "current_repodata.json.bz2",
+        ShardsBuilder.indexFileName,
     ]
 
-    /// Builds all index files of `subdir` from `records`: the two JSON documents, then their four compressed forms
-    /// in parallel (zstd at `zstdLevel`, bzip2 at level 9). An empty record list gives the minimal valid repodata.
+    /// Builds all index files of `subdir` from `records`: the two JSON documents, then in parallel their four
+    /// compressed forms (zstd at `zstdLevel`, bzip2 at level 9) and the CEP 16 shards (see ``ShardsBuilder``; zstd at
+    /// `shardZstdLevel`). An empty record list gives the minimal valid repodata and a shard index with no shards.
+    ///
+    /// - Parameter previous: the last snapshot of the same subdir, if any: shards of names whose records did not
+    ///   change are taken from it instead of being compressed again, and an unchanged shard index keeps its
+    ///   `Last-Modified`.
     /// - Throws: `SluiceError` from the compressors (`internalError` if a codec fails).
     public static func build(
-        subdir: String, records: [PackageRecord], builtAt: Date = Date(), zstdLevel: Int32 = 16
+        subdir: String, records: [PackageRecord], builtAt: Date = Date(), zstdLevel: Int32 = 16,
+        shardZstdLevel: Int32 = ShardsBuilder.defaultZstdLevel, previous: SubdirSnapshot? = nil
     ) throws(SluiceError) -> SubdirSnapshot {
         let unique = RepodataBuilder.unique(records)
         var byFilename: [String: PackageRecord] = [:]
         byFilename.reserveCapacity(unique.count)
         for record in unique { byFilename[record.filename] = record }
 
-        let documents = ParallelResults<Data>(count: 2)
+        let documents = ParallelSlots<Data>(count: 2)
         DispatchQueue.concurrentPerform(iterations: 2) { index in
             let bytes =
                 index == 0
@@ -82,10 +113,23 @@ public struct SubdirSnapshot: Sendable {
         let repodata = try documents.get(0)
         let current = try documents.get(1)
 
-        // zstd of repodata, bzip2 of repodata, zstd of current, bzip2 of current.
+        // zstd of repodata, bzip2 of repodata, zstd of current, bzip2 of current; the shards alongside (they fill
+        // the cores the short compressions leave idle while bzip2 of repodata.json runs).
         let inputs = [repodata, repodata, current, current]
-        let compressed = ParallelResults<Data>(count: 4)
-        DispatchQueue.concurrentPerform(iterations: 4) { index in
+        let compressed = ParallelSlots<Data>(count: 4)
+        let sharded = ParallelSlots<RepodataShards>(count: 1)
+        DispatchQueue.concurrentPerform(iterations: 5) { index in
+            if index == 4 {
+                do throws(SluiceError) {
+                    let shards = try ShardsBuilder.build(
+                        subdir: subdir, uniqueRecords: unique, builtAt: builtAt, createdAt: nil,
+                        zstdLevel: shardZstdLevel, previous: previous?.shardEntries ?? [:])
+                    sharded.set(0, .success(shards))
+                } catch {
+                    sharded.set(0, .failure(error))
+                }
+                return
+            }
             do throws(SluiceError) {
                 let output =
                     index % 2 == 0
@@ -95,6 +139,12 @@ public struct SubdirSnapshot: Sendable {
             } catch {
                 compressed.set(index, .failure(error))
             }
+        }
+        let shards = try sharded.get(0)
+        // An unchanged index keeps its Last-Modified as well as its ETag.
+        var shardIndex = shards.index
+        if let old = previous?.files[ShardsBuilder.indexFileName], old.bytes == shardIndex.bytes {
+            shardIndex = old
         }
 
         let json = "application/json"
@@ -109,17 +159,23 @@ public struct SubdirSnapshot: Sendable {
                 bytes: try compressed.get(2), contentType: zstd, lastModified: builtAt),
             "current_repodata.json.bz2": PublishedFile(
                 bytes: try compressed.get(3), contentType: bzip2, lastModified: builtAt),
+            ShardsBuilder.indexFileName: shardIndex,
         ]
-        return SubdirSnapshot(subdir: subdir, builtAt: builtAt, records: byFilename, files: files)
+        return SubdirSnapshot(
+            subdir: subdir, builtAt: builtAt, records: byFilename, files: files, shards: shards.files,
+            shardEntries: shards.entries)
     }
 }
 
 /// Fixed-size result slots written from `DispatchQueue.concurrentPerform` iterations.
-private final class ParallelResults<Value: Sendable>: @unchecked Sendable {
+final class ParallelSlots<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var slots: [Result<Value, SluiceError>?]
+    /// The number of slots.
+    let count: Int
 
     init(count: Int) {
+        self.count = count
         slots = Array(repeating: nil, count: count)
     }
 
