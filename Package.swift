@@ -69,6 +69,8 @@ let package = Package(
             dependencies: [
                 "SluiceCore",
                 "SluiceStorage",
+                "SluiceUpstream",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
@@ -27,6 +28,7 @@ public func buildRouter(services: SluiceServices, logger: Logger) -> Router<Slui
     let adminAPI = router.group("api").add(
         middleware: AdminAuthenticationMiddleware(authenticator: services.authenticator))
     FeedManagementController(services: services).addRoutes(to: adminAPI.group("management/feeds"))
+    ConnectorManagementController(services: services).addRoutes(to: adminAPI.group("management/connectors"))
     packages.addWriteRoutes(to: adminAPI.group("packages"))
 
     let authenticator = services.authenticator
@@ -35,6 +37,7 @@ public func buildRouter(services: SluiceServices, logger: Logger) -> Router<Slui
         publisher: services.publisher,
         metadata: services.metadata,
         blobs: services.blobs,
+        mirror: services.upstreamMirror,
         configuration: .init(
             repodataMaxAge: services.configuration.channel.repodataMaxAge,
             gzipJSON: services.configuration.channel.gzipJSON),
@@ -66,6 +69,9 @@ public func buildApplication(
             cause: error)
     }
     let metadata = try await SQLMetadataStore.sqlite(file: configuration.sqliteFileURL, logger: logger)
+    // One HTTP client for every upstream; redirects are followed (AsyncHTTPClient drops `Authorization` when a
+    // redirect leaves the origin, so upstream credentials only go to that upstream).
+    let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
     let services: SluiceServices
     do {
         let blobs = try FileSystemBlobStore(root: dataDirectory.appendingPathComponent("blobs", isDirectory: true))
@@ -73,8 +79,9 @@ public func buildApplication(
             metadata: metadata, initialPassword: configuration.admin.initialPassword, logger: logger)
         services = try SluiceServices(
             configuration: configuration, metadata: metadata, blobs: blobs,
-            temporaryDirectory: blobs.temporaryDirectory, logger: logger)
+            temporaryDirectory: blobs.temporaryDirectory, httpClient: httpClient, logger: logger)
     } catch {
+        try? await httpClient.shutdown()
         try? await metadata.shutdown()
         throw error
     }
@@ -88,7 +95,7 @@ public func buildApplication(
         configuration: .init(
             address: .hostname(host, port: configuration.server.port),
             serverName: "Sluice/\(SluiceVersion.current)"),
-        services: [MetadataStoreCloser(store: metadata)],
+        services: [MetadataStoreCloser(store: metadata), HTTPClientCloser(client: httpClient)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.server.port
             let shownHost = host.contains(":") ? "[\(host)]" : host
@@ -104,6 +111,17 @@ public func runServer(configuration: SluiceConfiguration, logger: Logger) async 
     let application = try await buildApplication(configuration: configuration, logger: logger)
     try await application.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     logger.info("Sluice stopped")
+}
+
+/// Shuts the upstream HTTP client down once the application shuts down (listed before the server, so it stops after
+/// it: no request is still proxying).
+struct HTTPClientCloser: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
 }
 
 /// Closes the database once the application shuts down (it is listed before the server, so it stops after it).

@@ -1,9 +1,11 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import SluiceCore
+import SluiceUpstream
 
-/// Everything the routes work with: the configuration, the stores, the publisher, the authenticator and the folder
-/// where uploads stream to. ``buildApplication(configuration:logger:)`` builds it over SQLite and files on disk;
+/// Everything the routes work with: the configuration, the stores, the publisher, the authenticator, the folder
+/// where uploads stream to, and the proxy side (HTTP client, upstream client, ``UpstreamMirror``). ``buildApplication(configuration:logger:)`` builds it over SQLite and files on disk;
 /// tests build it over `MemoryMetadataStore` and `MemoryBlobStore` and pass it to ``buildRouter(services:logger:)``.
 public struct SluiceServices: Sendable {
     public var configuration: SluiceConfiguration
@@ -14,12 +16,23 @@ public struct SluiceServices: Sendable {
     /// Where uploads are streamed before they are verified; on the same filesystem as the blobs when they are files,
     /// so that storing a verified upload is a rename.
     public var temporaryDirectory: URL
+    /// The HTTP client for upstream calls. ``buildApplication(configuration:logger:)`` creates one and shuts it down
+    /// when the server stops; by default (tests) it is `HTTPClient.shared`, which needs no shutdown.
+    public var httpClient: HTTPClient
+    /// Talks to upstream conda channels (one for every connector).
+    public var upstreamClient: UpstreamClient
+    /// Upstream records and the package fetch-through cache of proxy feeds; the management API reads connector
+    /// status from it and tells it about connector changes.
+    public var upstreamMirror: UpstreamMirror
     /// Serializes "store a blob and reference it" against "delete a blob nothing references" per sha256.
     let blobLocks = KeyedLock()
 
     /// - Parameters:
     ///   - publisher: defaults to a publisher over `metadata` with `configuration.channel.zstdLevel`.
     ///   - authenticator: defaults to an ``AdminAuthenticator`` over `metadata`.
+    ///   - httpClient: the client for upstream calls (default `HTTPClient.shared`); the caller shuts it down.
+    ///   - mirrorConfiguration: circuit breaker settings of the ``UpstreamMirror``.
+    ///   - clock: the wall clock of the mirror's freshness checks (tests move it forward).
     /// - Throws: `SluiceError.storageFailure` if `temporaryDirectory` cannot be created.
     public init(
         configuration: SluiceConfiguration,
@@ -28,18 +41,35 @@ public struct SluiceServices: Sendable {
         temporaryDirectory: URL,
         publisher: ChannelPublisher? = nil,
         authenticator: AdminAuthenticator? = nil,
+        httpClient: HTTPClient? = nil,
+        mirrorConfiguration: UpstreamMirror.Configuration = .init(),
+        clock: (@Sendable () -> Date)? = nil,
         logger: Logger
     ) throws {
         self.configuration = configuration
         self.metadata = metadata
         self.blobs = blobs
         self.temporaryDirectory = temporaryDirectory
-        self.publisher =
+        let httpClient = httpClient ?? HTTPClient.shared
+        self.httpClient = httpClient
+        self.upstreamClient = UpstreamClient(httpClient: httpClient, logger: logger)
+        self.upstreamMirror = UpstreamMirror(
+            metadata: metadata, blobs: blobs, client: upstreamClient, configuration: mirrorConfiguration,
+            logger: logger,
+            temporaryFileURL: { Self.temporaryFileURL(in: temporaryDirectory) },
+            now: clock ?? { Date() }, blobLocks: blobLocks)
+        let publisher =
             publisher
             ?? ChannelPublisher(
                 metadata: metadata,
+                mirror: upstreamMirror,
                 configuration: .init(zstdLevel: Int32(configuration.channel.zstdLevel)),
                 logger: logger)
+        self.publisher = publisher
+        // A refresh that changed upstream records republishes the feeds that use the connector.
+        upstreamMirror.onRecordsChanged { connector, subdir in
+            await publisher.upstreamChanged(connector: connector, subdir: subdir)
+        }
         self.authenticator = authenticator ?? AdminAuthenticator(metadata: metadata)
         do {
             try FileManager.default.createDirectory(at: temporaryDirectory, withIntermediateDirectories: true)
@@ -51,7 +81,11 @@ public struct SluiceServices: Sendable {
 
     /// A fresh path for an upload in progress: `<temporaryDirectory>/<uuid>.part`. Nothing is created there.
     public func temporaryFileURL() -> URL {
-        temporaryDirectory.appendingPathComponent(UUID().uuidString.lowercased() + ".part", isDirectory: false)
+        Self.temporaryFileURL(in: temporaryDirectory)
+    }
+
+    static func temporaryFileURL(in directory: URL) -> URL {
+        directory.appendingPathComponent(UUID().uuidString.lowercased() + ".part", isDirectory: false)
     }
 
     /// Deletes the blobs among `sha256s` that no package row references any more. Failures are logged, not thrown:

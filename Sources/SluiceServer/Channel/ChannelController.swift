@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import NIOFileSystem
 import SluiceCore
+import SluiceUpstream
 
 /// The conda channel: serves every feed under `/conda/<feed>/` the way conda, mamba and rattler expect it.
 ///
@@ -12,7 +13,8 @@ import SluiceCore
 /// - `/conda/<feed>/<subdir>/repodata.json` (`.zst`, `.bz2`) and `current_repodata.json` (`.zst`, `.bz2`), from the
 ///   ``ChannelPublisher``'s snapshot, with strong ETags, `Last-Modified`, 304s and optional gzip for `.json`;
 /// - `/conda/<feed>/<subdir>/<name>-<version>-<build>.conda|.tar.bz2`, streamed from the `BlobStore` with single and
-///   suffix byte ranges (206, 416, `If-Range`);
+///   suffix byte ranges (206, 416, `If-Range`); in a proxy feed a file only the upstream has is fetched through
+///   the ``UpstreamMirror`` on first request (verified, cached, then served like a hosted file);
 /// - `PUT /conda/<feed>/<subdir>/<filename>`, handed to the upload handler.
 ///
 /// Paths are normalised first (`./`, `../`, `//`; see ``ChannelPath``). Everything that is not served, including
@@ -28,12 +30,20 @@ public struct ChannelController: Sendable {
         /// is served. Off by default: clients then get a 404 and fall back to `repodata.json`, which every client
         /// handles; a broken shard, on the other hand, fails installs.
         public var serveShards: Bool = false
+        /// Upstream files at least this large (bytes) are streamed to the first client while they download (a
+        /// verification failure then aborts that response); smaller ones are downloaded and verified first, so a
+        /// bad file is a clean 502. Default 4 MiB.
+        public var proxyStreamingThreshold: Int64 = 4 << 20
 
         /// Creates a configuration; every parameter defaults to the documented default.
-        public init(repodataMaxAge: Int = 60, gzipJSON: Bool = true, serveShards: Bool = false) {
+        public init(
+            repodataMaxAge: Int = 60, gzipJSON: Bool = true, serveShards: Bool = false,
+            proxyStreamingThreshold: Int64 = 4 << 20
+        ) {
             self.repodataMaxAge = repodataMaxAge
             self.gzipJSON = gzipJSON
             self.serveShards = serveShards
+            self.proxyStreamingThreshold = proxyStreamingThreshold
         }
     }
 
@@ -49,6 +59,8 @@ public struct ChannelController: Sendable {
     public let metadata: any MetadataStore
     /// Where package bytes are read from.
     public let blobs: any BlobStore
+    /// Fetches upstream-only files of proxy feeds; without it they are 404s.
+    public let mirror: UpstreamMirror?
     /// HTTP behaviour of the routes.
     public let configuration: Configuration
     /// Receives conda-native uploads; when nil, such a PUT is a 404.
@@ -62,12 +74,13 @@ public struct ChannelController: Sendable {
     /// Creates the controller; call ``addRoutes(to:)`` to serve it. `uploadHandler` receives
     /// `PUT /conda/<feed>/<subdir>/<filename>`.
     public init(
-        publisher: ChannelPublisher, metadata: any MetadataStore, blobs: any BlobStore,
+        publisher: ChannelPublisher, metadata: any MetadataStore, blobs: any BlobStore, mirror: UpstreamMirror? = nil,
         configuration: Configuration = .init(), uploadHandler: UploadHandler? = nil
     ) {
         self.publisher = publisher
         self.metadata = metadata
         self.blobs = blobs
+        self.mirror = mirror
         self.configuration = configuration
         self.uploadHandler = uploadHandler
     }
@@ -117,6 +130,11 @@ public struct ChannelController: Sendable {
             }
             if let package = served.packages[name] {
                 return try await respond(with: package, to: request, context: context)
+            }
+            if let upstream = served.upstreamPackages[name], let mirror {
+                return try await respond(
+                    withUpstream: upstream, subdir: subdir, filename: name, mirror: mirror, to: request,
+                    context: context)
             }
             throw SluiceError.notFound("'\(name)' is not in feed '\(path.feed)', subdir '\(subdir)'.")
 
@@ -223,6 +241,89 @@ public struct ChannelController: Sendable {
         }
         let content = try await blobs.read(sha256: package.sha256, range: blobRange)
         return Response(status: status, headers: headers, body: Self.body(streaming: content))
+    }
+
+    /// A file of a proxy feed that only an upstream lists: served from the cache when there, else fetched once
+    /// (single-flight) and verified. A plain GET of a large file that starts the download streams it while it is
+    /// written; every other request (HEAD, ranges, joiners, small files) waits for the verified file and is served
+    /// from the blob like a hosted file.
+    func respond(
+        withUpstream upstream: UpstreamPackage, subdir: String, filename: String, mirror: UpstreamMirror,
+        to request: Request, context: SluiceRequestContext
+    ) async throws -> Response {
+        if let cached = try await mirror.cachedPackage(
+            connector: upstream.connector, subdir: subdir, filename: filename)
+        {
+            await mirror.notePackageHit(connector: upstream.connector)
+            return try await respond(with: ServedPackage(cached), to: request, context: context)
+        }
+        let streams =
+            request.method == .get && request.headers[.range] == nil
+            && upstream.expected.size >= configuration.proxyStreamingThreshold
+        guard streams else {
+            let file = try await mirror.fetchPackage(
+                connector: upstream.connector, subdir: subdir, filename: filename, expected: upstream.expected)
+            return try await respond(with: ServedPackage(file), to: request, context: context)
+        }
+
+        let relay = ChunkRelay()
+        Task {
+            do {
+                _ = try await mirror.fetchPackage(
+                    connector: upstream.connector, subdir: subdir, filename: filename, expected: upstream.expected,
+                    onChunk: { chunk in try await relay.send(chunk) })
+                await relay.finish(nil)
+            } catch {
+                await relay.finish(error)
+            }
+        }
+        let first: ByteBuffer
+        switch await relay.next() {
+        case .failed(let error):
+            throw error
+        case .finished:
+            // Another request's download filled the cache (or the file is empty): serve the verified blob.
+            guard
+                let cached = try await mirror.cachedPackage(
+                    connector: upstream.connector, subdir: subdir, filename: filename)
+            else {
+                throw SluiceError(
+                    .internalError, "The upstream file \(subdir)/\(filename) was fetched but is not cached.")
+            }
+            return try await respond(with: ServedPackage(cached), to: request, context: context)
+        case .chunk(let chunk):
+            first = chunk
+        }
+        var headers = HTTPFields()
+        if let etag = upstream.etag { headers[.eTag] = etag }
+        headers[.cacheControl] = Self.immutableCacheControl
+        headers[.acceptRanges] = "bytes"
+        headers[.contentType] = "application/octet-stream"
+        headers[.contentLength] = String(upstream.expected.size)
+        let logger = context.logger
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody(contentLength: Int(upstream.expected.size)) { writer in
+                do {
+                    try await writer.write(first)
+                    streaming: while true {
+                        switch await relay.next() {
+                        case .chunk(let chunk): try await writer.write(chunk)
+                        case .finished: break streaming
+                        case .failed(let error):
+                            // The client got part of a file that failed verification: abort, never complete it.
+                            logger.error(
+                                "Aborted a streamed upstream download",
+                                metadata: ["file": "\(subdir)/\(filename)", "error": "\(error)"])
+                            throw error
+                        }
+                    }
+                } catch {
+                    await relay.detach()
+                    throw error
+                }
+                try await writer.finish(nil)
+            })
     }
 
     /// Whether the request's validators say the client's copy is current (GET and HEAD only).

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOPosix
 import SluiceCore
+import SluiceUpstream
 
 /// Keeps the published state of every feed: per (feed, subdir) a ``ServedSubdir`` (a `SubdirSnapshot` with all its
 /// variants ready to serve) and per feed a `channeldata.json`.
@@ -12,6 +13,13 @@ import SluiceCore
 /// every caller that asks for a rebuild waits for the *next* build, which starts after the running one and re-reads
 /// the database. So after ``republish(feed:subdir:)`` returns, the live snapshot reflects every commit made before
 /// the call, and a burst of uploads costs at most two builds at a time per subdir.
+///
+/// A proxy feed (a feed with ``Feed/connectors``) merges its local package rows with each connector's upstream records
+/// from the ``UpstreamMirror``, in order: a local file name shadows an upstream one, and among connectors the first
+/// that lists a file name wins. Every variant is built from that one merged list, exactly as for a hosted feed. A
+/// platform subdir of a proxy feed exists when the feed has local packages there or an upstream has it; `noarch`
+/// always exists. Serving a proxy subdir asks the mirror to revalidate stale upstream records in the background; when
+/// they change, ``upstreamChanged(connector:subdir:)`` rebuilds the affected snapshots.
 ///
 /// Compression (zstd, bzip2, gzip) runs on NIO's blocking thread pool, not on the actor or the cooperative pool.
 public actor ChannelPublisher {
@@ -33,8 +41,8 @@ public actor ChannelPublisher {
     }
 
     private enum Artifact: Sendable {
-        /// A subdir's files; nil for a platform subdir without packages.
-        case subdir(ServedSubdir?)
+        /// A subdir's files (nil for a platform subdir without packages) and the connectors it was merged from.
+        case subdir(ServedSubdir?, connectors: [String])
         case channeldata(ServedFile)
     }
 
@@ -53,14 +61,20 @@ public actor ChannelPublisher {
     }
 
     private let metadata: any MetadataStore
+    private let mirror: UpstreamMirror?
     private let configuration: Configuration
     private let logger: Logger
     private var slots: [SlotKey: Slot] = [:]
     private var lastJobID: UInt64 = 0
 
-    /// Creates a publisher that reads packages from `metadata`. Nothing is built until first asked for.
-    public init(metadata: any MetadataStore, configuration: Configuration = .init(), logger: Logger) {
+    /// Creates a publisher that reads packages from `metadata` and, for proxy feeds, upstream records from `mirror`
+    /// (without a mirror, connectors are ignored). Nothing is built until first asked for.
+    public init(
+        metadata: any MetadataStore, mirror: UpstreamMirror? = nil, configuration: Configuration = .init(),
+        logger: Logger
+    ) {
         self.metadata = metadata
+        self.mirror = mirror
         self.configuration = configuration
         self.logger = logger
     }
@@ -79,6 +93,32 @@ public actor ChannelPublisher {
         let channeldataKey = SlotKey(feed: feed, subdir: nil)
         if slots[channeldataKey] != nil {
             _ = try await rebuild(channeldataKey)
+        }
+    }
+
+    /// Rebuilds the published snapshots that use `connector`'s records: of `subdir`, or of every subdir when nil
+    /// (after the connector itself changed). Called by the ``UpstreamMirror`` after a refresh changed records.
+    /// Failures are logged; the previous snapshot then stays live.
+    public func upstreamChanged(connector: String, subdir: String?) async {
+        let feeds: [String]
+        do {
+            feeds = try await metadata.feeds().filter { $0.connectors.contains(connector) }.map(\.name)
+        } catch {
+            logger.error("Could not list feeds to republish", metadata: ["error": "\(error)"])
+            return
+        }
+        let keys = slots.keys.filter { key in
+            guard let keySubdir = key.subdir, feeds.contains(key.feed) else { return false }
+            return subdir == nil || subdir == keySubdir
+        }
+        for key in keys.sorted(by: { ($0.feed, $0.subdir ?? "") < ($1.feed, $1.subdir ?? "") }) {
+            do {
+                try await republish(feed: key.feed, subdir: key.subdir ?? "noarch")
+            } catch {
+                logger.warning(
+                    "Republishing after an upstream change failed",
+                    metadata: ["feed": "\(key.feed)", "subdir": "\(key.subdir ?? "")", "error": "\(error)"])
+            }
         }
     }
 
@@ -101,9 +141,14 @@ public actor ChannelPublisher {
     /// The live snapshot of `subdir` in `feed` ready to serve (bytes as `ByteBuffer`s, gzip precomputed, package
     /// lookup table), built on first access. nil for a platform subdir without packages.
     /// - Throws: `SluiceError.notFound` if the feed does not exist; store or build errors otherwise.
+    ///
+    /// For a proxy feed this also asks the mirror to revalidate stale upstream records in the background.
     public func servedSubdir(feed: String, subdir: String) async throws -> ServedSubdir? {
-        guard case .subdir(let served) = try await current(SlotKey(feed: feed, subdir: subdir)) else {
+        guard case .subdir(let served, let connectors) = try await current(SlotKey(feed: feed, subdir: subdir)) else {
             throw SluiceError(.internalError, "The publisher holds channeldata where a subdir was expected.")
+        }
+        if !connectors.isEmpty, let mirror {
+            await mirror.revalidateIfStale(connectors: connectors, subdir: subdir)
         }
         return served
     }
@@ -145,13 +190,14 @@ public actor ChannelPublisher {
         let id = lastJobID
         let previousJob = slot.running?.task
         let metadata = self.metadata
+        let mirror = self.mirror
         let configuration = self.configuration
         let task = Task<Artifact, any Error> {
             if let previousJob { _ = try? await previousJob.value }
             let previous = self.promote(key, id: id)
             do {
                 let artifact = try await Self.build(
-                    key, previous: previous, metadata: metadata, configuration: configuration)
+                    key, previous: previous, metadata: metadata, mirror: mirror, configuration: configuration)
                 self.install(key, id: id, artifact: artifact)
                 return artifact
             } catch {
@@ -186,7 +232,7 @@ public actor ChannelPublisher {
             slot.queued = nil
             slots[key] = slot
         }
-        guard case .subdir(let served) = slot.live else { return nil }
+        guard case .subdir(let served, _) = slot.live else { return nil }
         return served
     }
 
@@ -196,7 +242,7 @@ public actor ChannelPublisher {
         slot.running = nil
         if let artifact {
             slot.live = artifact
-            if case .subdir(nil) = artifact, let subdir = key.subdir, !ChannelNames.knownSubdirs.contains(subdir) {
+            if case .subdir(nil, _) = artifact, let subdir = key.subdir, !ChannelNames.knownSubdirs.contains(subdir) {
                 // Do not remember empty answers for made-up subdir names: the table would grow without bound.
                 slot.live = nil
             }
@@ -211,37 +257,60 @@ public actor ChannelPublisher {
     // MARK: Building (off the actor)
 
     private static func build(
-        _ key: SlotKey, previous: ServedSubdir?, metadata: any MetadataStore, configuration: Configuration
+        _ key: SlotKey, previous: ServedSubdir?, metadata: any MetadataStore, mirror: UpstreamMirror?,
+        configuration: Configuration
     ) async throws -> Artifact {
-        guard try await metadata.feed(named: key.feed) != nil else {
+        guard let feed = try await metadata.feed(named: key.feed) else {
             throw SluiceError.notFound("There is no feed named '\(key.feed)'.")
         }
+        let connectors = mirror == nil ? [] : feed.connectors
         if let subdir = key.subdir {
             return .subdir(
                 try await buildSubdir(
-                    feed: key.feed, subdir: subdir, previous: previous, metadata: metadata,
-                    configuration: configuration))
+                    feed: key.feed, connectors: connectors, subdir: subdir, previous: previous, metadata: metadata,
+                    mirror: mirror, configuration: configuration),
+                connectors: connectors)
         }
-        return .channeldata(try await buildChanneldata(feed: key.feed, metadata: metadata))
+        return .channeldata(
+            try await buildChanneldata(feed: key.feed, connectors: connectors, metadata: metadata, mirror: mirror))
     }
 
     private static func buildSubdir(
-        feed: String, subdir: String, previous: ServedSubdir?, metadata: any MetadataStore,
-        configuration: Configuration
+        feed: String, connectors: [String], subdir: String, previous: ServedSubdir?, metadata: any MetadataStore,
+        mirror: UpstreamMirror?, configuration: Configuration
     ) async throws -> ServedSubdir? {
         let stored = try await metadata.packages(feed: feed, subdir: subdir)
-        if stored.isEmpty && subdir != "noarch" {
-            return nil
-        }
-        let records = stored.map(\.record)
+        var records = stored.map(\.record)
         var packages: [String: ServedPackage] = [:]
         for package in stored {
             packages[package.filename] = ServedPackage(
                 sha256: package.sha256, size: package.size, lastModified: package.uploadedAt)
         }
+        var upstreamPackages: [String: UpstreamPackage] = [:]
+        var upstreamHasSubdir = false
+        // Upstream subdirs are only asked for known subdir names, so made-up names cannot make Sluice call out.
+        if let mirror, !connectors.isEmpty, subdir == "noarch" || ChannelNames.knownSubdirs.contains(subdir) {
+            for name in connectors {
+                guard let connector = try await metadata.connector(named: name),
+                    let upstream = try await mirror.records(for: connector, subdir: subdir)
+                else { continue }
+                upstreamHasSubdir = true
+                for record in upstream
+                where packages[record.filename] == nil
+                    && upstreamPackages[record.filename] == nil
+                {
+                    upstreamPackages[record.filename] = UpstreamPackage(
+                        connector: name, expected: ExpectedFile(record: record))
+                    records.append(Self.servable(record))
+                }
+            }
+        }
+        if stored.isEmpty && !upstreamHasSubdir && subdir != "noarch" {
+            return nil
+        }
         let builtAt = Date()
         let zstdLevel = configuration.zstdLevel
-        return try await NIOThreadPool.singleton.runIfActive { [packages] in
+        return try await NIOThreadPool.singleton.runIfActive { [packages, records, upstreamPackages] in
             let snapshot = try SubdirSnapshot.build(
                 subdir: subdir, records: records, builtAt: builtAt, zstdLevel: zstdLevel,
                 previous: previous?.snapshot)
@@ -254,14 +323,40 @@ public actor ChannelPublisher {
             for (name, file) in snapshot.shards {
                 shards[name] = try previous?.shards[name] ?? ServedFile(file, gzip: false)
             }
-            return ServedSubdir(snapshot: snapshot, files: files, shards: shards, packages: packages)
+            return ServedSubdir(
+                snapshot: snapshot, files: files, shards: shards, packages: packages,
+                upstreamPackages: upstreamPackages)
         }
     }
 
-    private static func buildChanneldata(feed: String, metadata: any MetadataStore) async throws -> ServedFile {
+    /// An upstream record as a proxy feed publishes it: every field kept, `depends: null` made `[]` (rattler
+    /// rejects null). `url` and `channel` were already dropped when the upstream repodata was parsed.
+    static func servable(_ record: PackageRecord) -> PackageRecord {
+        guard case .null = record.fields["depends"] else { return record }
+        var record = record
+        record.fields["depends"] = .array([])
+        return record
+    }
+
+    private static func buildChanneldata(
+        feed: String, connectors: [String], metadata: any MetadataStore, mirror: UpstreamMirror?
+    ) async throws -> ServedFile {
         var stored: [StoredPackage] = []
+        var localFiles = Set<String>()
         for subdir in try await metadata.subdirs(feed: feed) {
-            stored += try await metadata.packages(feed: feed, subdir: subdir)
+            let rows = try await metadata.packages(feed: feed, subdir: subdir)
+            stored += rows
+            for row in rows { localFiles.insert(subdir + "/" + row.filename) }
+        }
+        // Proxy feeds: the upstream records the mirror holds now (channeldata never makes Sluice call out).
+        if let mirror {
+            for name in connectors {
+                for (subdir, records) in await mirror.loadedRecords(connector: name) {
+                    for record in records where localFiles.insert(subdir + "/" + record.filename).inserted {
+                        stored.append(StoredPackage(feed: feed, subdir: subdir, record: Self.servable(record)))
+                    }
+                }
+            }
         }
         let builtAt = Date()
         return try await NIOThreadPool.singleton.runIfActive { [stored] in

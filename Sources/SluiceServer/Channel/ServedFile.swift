@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import SluiceCore
+import SluiceUpstream
 
 /// A published channel file made ready for serving, once per publish: its bytes as a `ByteBuffer` and, for
 /// `.json` files, a precomputed gzip representation with its own strong ETag.
@@ -62,6 +63,11 @@ public struct ServedPackage: Hashable, Sendable {
     /// The strong ETag: the quoted sha256 (the bytes never change under it).
     public var etag: String { "\"\(sha256)\"" }
 
+    /// The serving entry of a cached upstream file (`Last-Modified` is when it entered the cache).
+    public init(_ cached: CachedUpstreamFile) {
+        self.init(sha256: cached.sha256, size: cached.size, lastModified: cached.cachedAt)
+    }
+
     /// Creates the serving entry of one package file.
     public init(sha256: String, size: Int64, lastModified: Date) {
         self.sha256 = sha256
@@ -80,15 +86,36 @@ public struct ServedSubdir: Sendable {
     public let shards: [String: ServedFile]
     /// The package files by file name.
     public let packages: [String: ServedPackage]
+    /// The files listed only by an upstream (proxy feeds): where to fetch each one through.
+    public let upstreamPackages: [String: UpstreamPackage]
 
     /// Bundles a snapshot with its files prepared for serving.
     public init(
         snapshot: SubdirSnapshot, files: [String: ServedFile], shards: [String: ServedFile] = [:],
-        packages: [String: ServedPackage]
+        packages: [String: ServedPackage], upstreamPackages: [String: UpstreamPackage] = [:]
     ) {
         self.snapshot = snapshot
         self.files = files
         self.shards = shards
         self.packages = packages
+        self.upstreamPackages = upstreamPackages
     }
+}
+
+/// A file of a proxy feed that only an upstream has: the connector it comes from and what its record says the
+/// bytes are (a download is verified against it).
+public struct UpstreamPackage: Hashable, Sendable {
+    /// The connector's name.
+    public let connector: String
+    /// Size and sha256/md5 from the upstream record.
+    public let expected: ExpectedFile
+
+    /// Creates the entry of one upstream file.
+    public init(connector: String, expected: ExpectedFile) {
+        self.connector = connector
+        self.expected = expected
+    }
+
+    /// The strong ETag the file will have once cached (its quoted sha256), if the record states the sha256.
+    public var etag: String? { expected.sha256.map { "\"\($0)\"" } }
 }
