@@ -5,13 +5,14 @@ import SluiceCore
 
 /// The package API: upload, list and delete the files of a feed.
 ///
-/// `versions` is anonymous (reads are); `upload` and `delete` require `Admin`.
+/// `versions` and `cached` are anonymous (reads are); `upload` and `delete` require `Admin`.
 struct PackageController: Sendable {
     let services: SluiceServices
 
     /// Adds the anonymous routes to `/api/packages`.
     func addReadRoutes(to group: RouterGroup<SluiceRequestContext>) {
         group.get("{feed}/versions", use: versions)
+        group.get("{feed}/cached", use: cached)
     }
 
     /// Adds the routes that need `Admin` to `/api/packages` (already behind the authentication middleware).
@@ -42,6 +43,24 @@ struct PackageController: Sendable {
         }
         let sorted = packages.sorted { ($0.subdir, $0.filename) < ($1.subdir, $1.filename) }
         return JSONResponse.make(.array(sorted.map(\.apiJSON)))
+    }
+
+    /// `GET /api/packages/{feed}/cached` → the upstream files a proxy feed's connectors have cached, in the feed's
+    /// connector order, then by subdir and file name:
+    /// `[{"connector","subdir","filename","sha256","size","cachedAt","lastAccessedAt"}]`.
+    /// Throws `.notFound` (404) for an unknown feed, `.invalidInput` (400) for a hosted feed (it has no connectors).
+    @Sendable func cached(request: Request, context: SluiceRequestContext) async throws -> Response {
+        let feed = try await existingFeed(context)
+        guard !feed.connectors.isEmpty else {
+            throw SluiceError.invalidInput(
+                "Feed '\(feed.name)' is a hosted feed: it has no connectors, so nothing is cached from an upstream. "
+                    + "Its files are listed by /api/packages/\(feed.name)/versions.")
+        }
+        var files: [CachedUpstreamFile] = []
+        for connector in feed.connectors {
+            files += try await services.metadata.cachedFiles(connector: connector)
+        }
+        return JSONResponse.make(.array(files.map(\.apiJSON)))
     }
 
     /// `POST /api/packages/{feed}/delete` with a JSON or form body, either `{"filename", "subdir"?}` or

@@ -63,6 +63,52 @@ struct RequestFields: Sendable {
         }
     }
 
+    /// Whether the body has `key` at all, even with a null value (a partial update tells "leave it" from "clear it").
+    func contains(_ key: String) -> Bool {
+        values[key] != nil
+    }
+
+    /// An integer field (a JSON integer, or a string of digits from a form); nil when absent or null.
+    /// - Throws: `SluiceError.invalidInput` when present with another value.
+    func int(_ key: String) throws(SluiceError) -> Int? {
+        switch values[key] {
+        case nil, .null?: return nil
+        case .int(let value)?:
+            if let exact = Int(exactly: value) { return exact }
+        case .double(let value)?:
+            if value.rounded() == value, let exact = Int(exactly: value) { return exact }
+        case .string(let text)?:
+            if let value = Int(text.trimmingCharacters(in: .whitespaces)) { return value }
+        default: break
+        }
+        throw .invalidInput("'\(key)' must be a whole number.")
+    }
+
+    /// A list of strings: a JSON array of strings, or (from a form, or for convenience) one string whose items are
+    /// separated by commas, spaces or newlines. Array items are returned as sent (the caller validates them); nil when
+    /// absent or null.
+    /// - Throws: `SluiceError.invalidInput` when present with another type.
+    func stringList(_ key: String) throws(SluiceError) -> [String]? {
+        switch values[key] {
+        case nil, .null?:
+            return nil
+        case .string(let text)?:
+            return text.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" })
+                .map(String.init)
+        case .array(let items)?:
+            var result: [String] = []
+            for item in items {
+                guard case .string(let text) = item else {
+                    throw .invalidInput("'\(key)' must be a list of strings.")
+                }
+                result.append(text)
+            }
+            return result
+        default:
+            throw .invalidInput("'\(key)' must be a list of strings.")
+        }
+    }
+
     /// A boolean field (`true`/`false`, or the strings `"true"`/`"false"` from a form); nil when absent or null.
     /// - Throws: `SluiceError.invalidInput` when present with another value.
     func bool(_ key: String) throws(SluiceError) -> Bool? {
