@@ -156,4 +156,33 @@ actor CountingMetadataStore: MetadataStore {
     func user(named name: String) async throws -> User? { try await base.user(named: name) }
     func updateUser(_ user: User) async throws { try await base.updateUser(user) }
     func ping() async throws { try await base.ping() }
+    func createConnector(_ connector: Connector) async throws { try await base.createConnector(connector) }
+    func connector(named name: String) async throws -> Connector? { try await base.connector(named: name) }
+    func connectors() async throws -> [Connector] { try await base.connectors() }
+    func updateConnector(_ connector: Connector) async throws { try await base.updateConnector(connector) }
+    func deleteConnector(named name: String) async throws -> Bool { try await base.deleteConnector(named: name) }
+    func saveUpstreamSnapshot(_ snapshot: UpstreamSnapshotRow) async throws -> UpstreamSnapshotRow? {
+        try await base.saveUpstreamSnapshot(snapshot)
+    }
+    func upstreamSnapshot(connector: String, subdir: String) async throws -> UpstreamSnapshotRow? {
+        try await base.upstreamSnapshot(connector: connector, subdir: subdir)
+    }
+    func upstreamSnapshots(connector: String) async throws -> [UpstreamSnapshotRow] {
+        try await base.upstreamSnapshots(connector: connector)
+    }
+    func recordCachedFile(_ file: CachedUpstreamFile) async throws -> AddPackageOutcome {
+        try await base.recordCachedFile(file)
+    }
+    func cachedFile(connector: String, subdir: String, filename: String) async throws -> CachedUpstreamFile? {
+        try await base.cachedFile(connector: connector, subdir: subdir, filename: filename)
+    }
+    func cachedFiles(connector: String) async throws -> [CachedUpstreamFile] {
+        try await base.cachedFiles(connector: connector)
+    }
+    func markCachedFileAccessed(connector: String, subdir: String, filename: String, at date: Date) async throws -> Bool {
+        try await base.markCachedFileAccessed(connector: connector, subdir: subdir, filename: filename, at: date)
+    }
+    func deleteCachedFile(connector: String, subdir: String, filename: String) async throws -> CachedUpstreamFile? {
+        try await base.deleteCachedFile(connector: connector, subdir: subdir, filename: filename)
+    }
 }
