@@ -13,6 +13,7 @@ struct SluiceCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self,
             FeedsCommand.self,
+            ConnectorsCommand.self,
             PackagesCommand.self,
             VersionCommand.self,
         ]

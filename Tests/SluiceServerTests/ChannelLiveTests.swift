@@ -17,8 +17,11 @@ import Glibc
 
 @Suite("Channel routes over a real socket")
 struct ChannelLiveTests {
-    @Test("Package files stream from disk byte for byte, whole and in ranges; 304 and HEAD keep the connection usable")
-    func streamingFromDisk() async throws {
+    /// Run with the in-memory cache of small files off (every response streams from disk) and on.
+    @Test(
+        "Package files stream from disk byte for byte, whole and in ranges; 304 and HEAD keep the connection usable",
+        arguments: [0, 64 << 20])
+    func streamingFromDisk(hotFileCacheCapacity: Int) async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-live-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let feed = try await ChannelTestFeed(blobs: try FileSystemBlobStore(root: root))
@@ -34,8 +37,11 @@ struct ChannelLiveTests {
 
         let router = Router(context: SluiceRequestContext.self)
         router.add(middleware: SluiceErrorMiddleware())
-        ChannelController(publisher: feed.publisher, metadata: feed.metadata, blobs: feed.blobs, configuration: .init())
-            .addRoutes(to: router)
+        ChannelController(
+            publisher: feed.publisher, metadata: feed.metadata, blobs: feed.blobs,
+            configuration: .init(hotFileCacheCapacity: hotFileCacheCapacity)
+        )
+        .addRoutes(to: router)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),

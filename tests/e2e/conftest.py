@@ -46,6 +46,29 @@ def server(tmp_path_factory: pytest.TempPathFactory, binary: Path):
     assert status == 0, f"sluice serve exited {status} after SIGTERM:\n{instance.log_text()[-4000:]}"
 
 
+@pytest.fixture
+def start_sluice(tmp_path_factory: pytest.TempPathFactory, binary: Path):
+    """A factory that starts further `sluice serve` instances for one test, each with its own port, data directory
+    and Admin password. At the end of the test every instance still running is stopped with SIGTERM and must exit 0;
+    a test may stop one earlier itself (`instance.stop()`)."""
+    started: list[SluiceServer] = []
+
+    def start(label: str = "sluice") -> SluiceServer:
+        instance = SluiceServer(binary, tmp_path_factory.mktemp(label), admin_password=secrets.token_urlsafe(16))
+        instance.start()
+        started.append(instance)
+        return instance
+
+    yield start
+    failures = []
+    for instance in started:
+        if instance.process is not None and instance.process.poll() is None:
+            status = instance.stop(timeout=10)
+            if status != 0:
+                failures.append(f"{instance.url} exited {status} after SIGTERM:\n{instance.log_text()[-3000:]}")
+    assert not failures, "\n".join(failures)
+
+
 @dataclasses.dataclass
 class HostedFeed:
     name: str

@@ -132,12 +132,19 @@ class SluiceServer:
         session.auth = ("Admin", self.admin_password)
         return session
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Runs `sluice ARGS...` against this server, with the credentials in the environment."""
-        env = clean_environment(SLUICE_URL=self.url, SLUICE_USER="Admin", SLUICE_PASSWORD=self.admin_password)
+    def cli(
+        self, *args: str, check: bool = True, timeout: float = 120, env: dict[str, str] | None = None,
+        stdin: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Runs `sluice ARGS...` against this server, with the credentials in the environment, plus `env`, and
+        `stdin` as its standard input (none when not given)."""
+        environment = clean_environment(
+            SLUICE_URL=self.url, SLUICE_USER="Admin", SLUICE_PASSWORD=self.admin_password, **(env or {})
+        )
+        input_options = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
         result = subprocess.run(
-            [str(self.binary), *args], capture_output=True, text=True, env=env, timeout=timeout,
-            stdin=subprocess.DEVNULL,
+            [str(self.binary), *args], capture_output=True, text=True, env=environment, timeout=timeout,
+            **input_options,
         )
         if check and result.returncode != 0:
             raise AssertionError(

@@ -34,16 +34,24 @@ public struct ChannelController: Sendable {
         /// verification failure then aborts that response); smaller ones are downloaded and verified first, so a
         /// bad file is a clean 502. Default 4 MiB.
         public var proxyStreamingThreshold: Int64 = 4 << 20
+        /// Package files up to ``hotFileMaximumSize`` bytes are kept in memory once read, up to this many bytes in
+        /// all (least recently used evicted first); 0 turns the cache off. Default 64 MiB.
+        public var hotFileCacheCapacity: Int = 64 << 20
+        /// The largest package file the in-memory cache keeps. Default 1 MiB.
+        public var hotFileMaximumSize: Int = 1 << 20
 
         /// Creates a configuration; every parameter defaults to the documented default.
         public init(
             repodataMaxAge: Int = 60, gzipJSON: Bool = true, serveShards: Bool = false,
-            proxyStreamingThreshold: Int64 = 4 << 20
+            proxyStreamingThreshold: Int64 = 4 << 20, hotFileCacheCapacity: Int = 64 << 20,
+            hotFileMaximumSize: Int = 1 << 20
         ) {
             self.repodataMaxAge = repodataMaxAge
             self.gzipJSON = gzipJSON
             self.serveShards = serveShards
             self.proxyStreamingThreshold = proxyStreamingThreshold
+            self.hotFileCacheCapacity = hotFileCacheCapacity
+            self.hotFileMaximumSize = hotFileMaximumSize
         }
     }
 
@@ -65,6 +73,8 @@ public struct ChannelController: Sendable {
     public let configuration: Configuration
     /// Receives conda-native uploads; when nil, such a PUT is a 404.
     public var uploadHandler: UploadHandler?
+    /// Small package files kept in memory (content-addressed, so never stale).
+    let hotFiles: HotBlobCache
 
     /// The chunk size for reading package files from disk.
     static let fileChunkLength = 256 * 1024
@@ -83,6 +93,8 @@ public struct ChannelController: Sendable {
         self.mirror = mirror
         self.configuration = configuration
         self.uploadHandler = uploadHandler
+        self.hotFiles = HotBlobCache(
+            capacity: configuration.hotFileCacheCapacity, maximumEntrySize: configuration.hotFileMaximumSize)
     }
 
     /// Adds GET, HEAD and PUT on `/conda/**` and `/t/*/conda/**`.
@@ -239,8 +251,47 @@ public struct ChannelController: Sendable {
         if request.method == .head {
             return Response(status: status, headers: headers)
         }
+        if hotFiles.admits(size: package.size) {
+            let whole = try await hotFileBytes(of: package)
+            let slice = blobRange.map {
+                whole.getSlice(at: Int($0.lowerBound), length: Int($0.count)) ?? ByteBuffer()
+            } ?? whole
+            return Response(status: status, headers: headers, body: .init(byteBuffer: slice))
+        }
         let content = try await blobs.read(sha256: package.sha256, range: blobRange)
         return Response(status: status, headers: headers, body: Self.body(streaming: content))
+    }
+
+    /// A small package's whole bytes, from memory or read once from the blob store.
+    private func hotFileBytes(of package: ServedPackage) async throws -> ByteBuffer {
+        if let cached = hotFiles.bytes(sha256: package.sha256) {
+            return cached
+        }
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(Int(package.size))
+        switch try await blobs.read(sha256: package.sha256, range: nil) {
+        case .file(let url, let range):
+            if !range.isEmpty {
+                try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(url.path)) { handle in
+                    for try await chunk in handle.readChunks(in: range, chunkLength: .bytes(Int64(Self.fileChunkLength)))
+                    {
+                        var chunk = chunk
+                        buffer.writeBuffer(&chunk)
+                    }
+                }
+            }
+        case .chunks(let stream, _):
+            for try await data in stream {
+                buffer.writeBytes(data)
+            }
+        }
+        guard buffer.readableBytes == package.size else {
+            throw SluiceError(
+                .storageFailure,
+                "Stored blob \(package.sha256) has \(buffer.readableBytes) bytes; its record says \(package.size).")
+        }
+        hotFiles.insert(sha256: package.sha256, bytes: buffer)
+        return buffer
     }
 
     /// A file of a proxy feed that only an upstream lists: served from the cache when there, else fetched once

@@ -114,6 +114,15 @@ struct APIClient: Sendable {
         return try await execute(request)
     }
 
+    /// Sends a request whose JSON body is `value` as it stands, so that an explicit `null` (e.g. `"password": null`
+    /// to remove a field) reaches the server; absent keys are simply not sent.
+    func send(_ method: HTTPMethod, _ path: String, jsonValue value: JSONValue) async throws -> Response {
+        var request = request(method, path)
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: value.compactJSON()))
+        return try await execute(request)
+    }
+
     /// Executes a prepared request and maps a non-2xx status to a ``CLIError``.
     ///
     /// - Throws: ``CLIError`` with the server's message, or with the connection failure.

@@ -15,12 +15,15 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("API key, sent as X-ApiKey (env: SLUICE_API_KEY).", valueName: "key"))
     var apiKey: String?
 
-    @Option(name: .long, help: ArgumentHelp("User name for HTTP Basic authentication (env: SLUICE_USER).", valueName: "name"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("User name for the Sluice server, HTTP Basic (env: SLUICE_USER).", valueName: "name")
+    )
     var user: String?
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Password for HTTP Basic authentication (env: SLUICE_PASSWORD).", valueName: "password")
+        help: ArgumentHelp("Password for the Sluice server, HTTP Basic (env: SLUICE_PASSWORD).", valueName: "password")
     )
     var password: String?
 

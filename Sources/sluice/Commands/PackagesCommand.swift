@@ -4,12 +4,13 @@ import Foundation
 import NIOCore
 import SluiceCore
 
-/// `sluice packages ...`: upload, list and delete package files of a feed through `/api/packages/{feed}/*`.
+/// `sluice packages ...`: upload, list and delete package files of a feed, and list what a proxy feed has cached from
+/// its upstreams, through `/api/packages/{feed}/*`.
 struct PackagesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "packages",
-        abstract: "Upload, list and delete conda packages in a feed.",
-        subcommands: [Upload.self, List.self, Delete.self]
+        abstract: "Upload, list and delete conda packages in a feed; list a proxy feed's cached upstream files.",
+        subcommands: [Upload.self, List.self, Cached.self, Delete.self]
     )
 
     /// `sluice packages upload --feed F FILE...`: `PUT /api/packages/{feed}/upload/{filename}` per file, streamed.
@@ -138,6 +139,39 @@ struct PackagesCommand: AsyncParsableCommand {
                 print(name.map { "No package named \($0) in feed \(feed)." } ?? "Feed \(feed) holds no packages.")
             } else {
                 print(Table(objects: packages, columns: Self.columns).render())
+            }
+        }
+    }
+
+    /// `sluice packages cached --feed F`: `GET /api/packages/{feed}/cached`, the upstream files a proxy feed's
+    /// connectors have cached.
+    struct Cached: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the upstream files a proxy feed has cached (in connector order, then subdir and name).")
+
+        @Option(help: "The proxy feed.")
+        var feed: String
+
+        @OptionGroup var connection: ConnectionOptions
+
+        static let columns: [(key: String, header: String)] = [
+            ("connector", "CONNECTOR"), ("subdir", "SUBDIR"), ("filename", "FILENAME"), ("size", "SIZE"),
+            ("cachedAt", "CACHED"), ("lastAccessedAt", "LAST-ACCESS"),
+        ]
+
+        func run() async throws {
+            let response = try await APIClient.withClient(try connection.resolved()) { client in
+                try await client.send(.GET, "/api/packages/\(APIClient.encodePath(feed))/cached")
+            }
+            if connection.json {
+                print(response.text)
+                return
+            }
+            let files = listItems(in: try response.json())
+            if files.isEmpty {
+                print("Feed \(feed) has cached no upstream files yet.")
+            } else {
+                print(Table(objects: files, columns: Self.columns).render())
             }
         }
     }
