@@ -40,6 +40,9 @@ public enum MetadataStoreConformance {
         Check(name: "cached files: added, unchanged, replaced, ordered, accessed, deleted", run: cachedFiles),
         Check(name: "upserts: 20 concurrent snapshot saves and cached-file records", run: concurrentUpserts),
         Check(name: "referenceCount counts packages, cached files and snapshots", run: sharedBlobReferences),
+        Check(name: "promote: added with history, alreadyPromoted, conflict writes nothing, notFound", run: promote),
+        Check(name: "promotions: filters, newest first, deletions recorded, batches", run: promotionHistory),
+        Check(name: "promote: 20 concurrent promotions of one file, and of different files", run: concurrentPromotions),
     ]
 
     // MARK: Test data
@@ -757,5 +760,155 @@ public func runMetadataStoreConformance(
             Issue.record("Check '\(check.name)' threw \(error)")
         }
         try await tearDown(store)
+    }
+}
+
+// MARK: Promotions
+
+extension MetadataStoreConformance {
+    /// A promotion batch of `filenames` (in `subdir`) from `fromFeed` into `toFeed`, with sha256 `sha(digit)` each.
+    static func promotionBatch(
+        from fromFeed: String = "unapproved", to toFeed: String = "approved", files: [(String, String, String)],
+        user: String? = "alice", comments: String = "approved by QA", date: Date = instant
+    ) throws -> PromotionBatch {
+        PromotionBatch(
+            fromFeed: fromFeed, toFeed: toFeed,
+            packages: try files.map { subdir, filename, sha256 in
+                var row = try package(feed: toFeed, subdir: subdir, filename: filename, sha256: sha256)
+                row.uploadedBy = user
+                return row
+            },
+            user: user, comments: comments, date: date)
+    }
+
+    static func promote(_ store: any MetadataStore) async throws {
+        try await store.createFeed(Feed(name: "unapproved", kind: .hosted, createdAt: instant))
+        try await store.createFeed(Feed(name: "approved", createdAt: instant))
+        let zlib = "zlib-1.2.11-h7b6447c_3.conda"
+        let other = "other-1.0-0.tar.bz2"
+        // The source holds the blob already: promoting adds references, counted as package rows only.
+        _ = try await store.addPackage(try package(feed: "unapproved", filename: zlib, sha256: sha("a")), overwrite: false)
+        #expect(try await store.referenceCount(sha256: sha("a")) == 1)
+
+        let batch = try promotionBatch(files: [("linux-64", zlib, sha("a")), ("noarch", other, sha("b"))])
+        let results = try await store.promote(batch)
+        #expect(results.count == 2)
+        guard case .promoted(let first) = results[0], case .promoted(let second) = results[1] else {
+            Issue.record("expected two promotions, got \(results)")
+            return
+        }
+        #expect(first.kind == .promote && first.fromFeed == "unapproved" && first.toFeed == "approved")
+        #expect(first.filename == zlib && first.subdir == "linux-64" && first.sha256 == sha("a"))
+        #expect(first.name == "zlib" && first.version == "1.2.11" && first.build == "h7b6447c_3")
+        #expect(first.user == "alice" && first.comments == "approved by QA" && first.date == instant)
+        #expect(second.id > first.id, "ids increase in order")
+        #expect(first.batch == second.batch, "one call is one batch")
+        #expect(try await store.package(feed: "approved", subdir: "linux-64", filename: zlib) == batch.packages[0])
+        #expect(try await store.package(feed: "approved", subdir: "noarch", filename: other) == batch.packages[1])
+        #expect(try await store.referenceCount(sha256: sha("a")) == 2, "source and target rows, no history rows")
+        #expect(try await store.referenceCount(sha256: sha("b")) == 1)
+
+        // Again: nothing is written, no history row is added.
+        let again = try await store.promote(try promotionBatch(files: [("linux-64", zlib, sha("a"))]))
+        #expect(again == [.alreadyPromoted(batch.packages[0])])
+        #expect(try await store.promotions(fromFeed: nil, toFeed: nil, package: nil, version: nil).count == 2)
+
+        // Other bytes under a promoted name: conflict, and the new file of the same batch is not written either.
+        let clash = try promotionBatch(files: [("noarch", "fresh-1.0-0.conda", sha("c")), ("linux-64", zlib, sha("d"))])
+        await expectError(.conflict) { _ = try await store.promote(clash) }
+        #expect(try await store.package(feed: "approved", subdir: "noarch", filename: "fresh-1.0-0.conda") == nil)
+        #expect(try await store.package(feed: "approved", subdir: "linux-64", filename: zlib)?.sha256 == sha("a"))
+        #expect(try await store.promotions(fromFeed: nil, toFeed: nil, package: nil, version: nil).count == 2)
+        #expect(try await store.referenceCount(sha256: sha("c")) == 0)
+
+        // Unknown target feed; a row of another feed.
+        await expectError(.notFound) {
+            _ = try await store.promote(try promotionBatch(to: "missing", files: [("noarch", other, sha("b"))]))
+        }
+        var mismatched = try promotionBatch(files: [("noarch", "x-1.0-0.conda", sha("e"))])
+        mismatched.packages[0].feed = "unapproved"
+        await expectError(.invalidInput) { _ = try await store.promote(mismatched) }
+        #expect(try await store.package(feed: "unapproved", subdir: "noarch", filename: "x-1.0-0.conda") == nil)
+        // An empty batch does nothing.
+        #expect(try await store.promote(try promotionBatch(files: [])).isEmpty)
+    }
+
+    static func promotionHistory(_ store: any MetadataStore) async throws {
+        for name in ["unapproved", "approved", "staging"] {
+            try await store.createFeed(Feed(name: name, createdAt: instant))
+        }
+        _ = try await store.promote(
+            try promotionBatch(
+                to: "staging", files: [("linux-64", "zlib-1.2.11-h7b6447c_3.conda", sha("a"))], user: nil,
+                comments: "first"))
+        _ = try await store.promote(
+            try promotionBatch(
+                from: "staging",
+                files: [
+                    ("linux-64", "zlib-1.2.11-h7b6447c_3.conda", sha("a")),
+                    ("osx-64", "zlib-1.2.11-h7b6447c_3.conda", sha("b")),
+                ], comments: "second", date: instant.addingTimeInterval(60)))
+        _ = try await store.promote(
+            try promotionBatch(files: [("noarch", "flask-2.0-py_0.tar.bz2", sha("c"))], comments: "third"))
+
+        let all = try await store.promotions(fromFeed: nil, toFeed: nil, package: nil, version: nil)
+        #expect(all.map(\.comments) == ["third", "second", "second", "first"], "newest first")
+        #expect(Set(all.map(\.id)).count == 4)
+        #expect(all[1].batch == all[2].batch && all[1].batch != all[0].batch && all[1].batch != all[3].batch)
+        #expect(all[3].user == nil && all[3].fromFeed == "unapproved" && all[3].toFeed == "staging")
+        #expect(all[1].date == instant.addingTimeInterval(60))
+
+        #expect(try await store.promotions(fromFeed: "staging", toFeed: nil, package: nil, version: nil).count == 2)
+        #expect(try await store.promotions(fromFeed: nil, toFeed: "staging", package: nil, version: nil).count == 1)
+        #expect(try await store.promotions(fromFeed: nil, toFeed: nil, package: "flask", version: nil).count == 1)
+        #expect(try await store.promotions(fromFeed: nil, toFeed: nil, package: "zlib", version: "1.2.11").count == 3)
+        #expect(try await store.promotions(fromFeed: nil, toFeed: nil, package: "zlib", version: "1.2.8").isEmpty)
+        #expect(
+            try await store.promotions(fromFeed: "unapproved", toFeed: "approved", package: "zlib", version: nil)
+                .isEmpty)
+
+        // A deletion from the approved feed is recorded beside the promotions.
+        let removed = try #require(
+            try await store.deletePackage(feed: "approved", subdir: "osx-64", filename: "zlib-1.2.11-h7b6447c_3.conda"))
+        let event = try await store.recordPackageEvent(
+            PromotionRecord(deleting: removed, user: "admin", comments: "withdrawn", date: instant))
+        #expect(event.id > all[0].id && event.batch == event.id)
+        let latest = try await store.promotions(fromFeed: nil, toFeed: "approved", package: "zlib", version: nil)
+        #expect(latest.first == event)
+        #expect(event.kind == .delete && event.fromFeed == nil && event.sha256 == sha("b") && event.subdir == "osx-64")
+        #expect(try await store.promotions(fromFeed: "staging", toFeed: nil, package: nil, version: nil).count == 2)
+        #expect(try await store.referenceCount(sha256: sha("b")) == 0, "history rows are not blob references")
+    }
+
+    static func concurrentPromotions(_ store: any MetadataStore) async throws {
+        try await store.createFeed(Feed(name: "approved", createdAt: instant))
+        let same = try promotionBatch(files: [("linux-64", "zlib-1.2.11-h7b6447c_3.conda", sha("a"))])
+        let results = try await withThrowingTaskGroup(of: [PromotionResult].self) { group in
+            for _ in 0..<20 {
+                group.addTask { try await store.promote(same) }
+            }
+            return try await group.reduce(into: [PromotionResult]()) { $0 += $1 }
+        }
+        #expect(results.count { if case .promoted = $0 { true } else { false } } == 1)
+        #expect(results.count { $0 == .alreadyPromoted(same.packages[0]) } == 19)
+        #expect(try await store.packages(feed: "approved", subdir: "linux-64") == same.packages)
+        #expect(try await store.promotions(fromFeed: nil, toFeed: "approved", package: nil, version: nil).count == 1)
+
+        // Twenty different files at once: all land, each with one history row and a distinct id.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<20 {
+                group.addTask {
+                    let batch = try promotionBatch(
+                        files: [("noarch", "pkg\(index)-1.0-0.conda", String(format: "%064x", index + 1))])
+                    _ = try await store.promote(batch)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await store.packages(feed: "approved", subdir: "noarch").count == 20)
+        let history = try await store.promotions(fromFeed: nil, toFeed: "approved", package: nil, version: nil)
+        #expect(history.count == 21)
+        #expect(Set(history.map(\.id)).count == 21)
+        #expect(history.map(\.id) == history.map(\.id).sorted(by: >))
     }
 }

@@ -185,4 +185,13 @@ actor CountingMetadataStore: MetadataStore {
     func deleteCachedFile(connector: String, subdir: String, filename: String) async throws -> CachedUpstreamFile? {
         try await base.deleteCachedFile(connector: connector, subdir: subdir, filename: filename)
     }
+    func promote(_ batch: PromotionBatch) async throws -> [PromotionResult] { try await base.promote(batch) }
+    func promotions(fromFeed: String?, toFeed: String?, package: String?, version: String?) async throws
+        -> [PromotionRecord]
+    {
+        try await base.promotions(fromFeed: fromFeed, toFeed: toFeed, package: package, version: version)
+    }
+    func recordPackageEvent(_ event: PromotionRecord) async throws -> PromotionRecord {
+        try await base.recordPackageEvent(event)
+    }
 }

@@ -28,6 +28,8 @@ public actor MemoryMetadataStore: MetadataStore {
     private var connectorsByName: [String: Connector] = [:]
     private var snapshotsByKey: [UpstreamKey: UpstreamSnapshotRow] = [:]
     private var cachedFilesByKey: [CachedFileKey: CachedUpstreamFile] = [:]
+    /// The promotion history, oldest first (ids increase by one from 1).
+    private var history: [PromotionRecord] = []
 
     /// Creates an empty store.
     public init() {}
@@ -258,6 +260,70 @@ public actor MemoryMetadataStore: MetadataStore {
     /// Removes a cached file's row; returns it, or nil if there was none.
     public func deleteCachedFile(connector: String, subdir: String, filename: String) -> CachedUpstreamFile? {
         cachedFilesByKey.removeValue(forKey: CachedFileKey(connector: connector, subdir: subdir, filename: filename))
+    }
+
+    // MARK: Promotions
+
+    /// Promotes a batch atomically; see ``MetadataStore/promote(_:)``. Throws `.notFound` for a missing target feed,
+    /// `.invalidInput` for a row of another feed, `.conflict` for a file name with other bytes (nothing written).
+    public func promote(_ batch: PromotionBatch) throws -> [PromotionResult] {
+        guard feedsByName[batch.toFeed] != nil else {
+            throw SluiceError.notFound("There is no feed named '\(batch.toFeed)'.")
+        }
+        // Decide everything first, then write: a conflict anywhere leaves the store as it was.
+        var pending: [PackageKey: StoredPackage] = [:]
+        var plan: [(package: StoredPackage, existing: StoredPackage?)] = []
+        for package in batch.packages {
+            guard package.feed == batch.toFeed else {
+                throw MetadataStoreRules.promotionFeedMismatchError(package: package, toFeed: batch.toFeed)
+            }
+            let key = PackageKey(feed: package.feed, subdir: package.subdir, filename: package.filename)
+            if let existing = pending[key] ?? packagesByKey[key] {
+                guard existing.sha256 == package.sha256 else {
+                    throw MetadataStoreRules.promotionConflictError(package: package, existingSHA256: existing.sha256)
+                }
+                plan.append((package, existing))
+            } else {
+                pending[key] = package
+                plan.append((package, nil))
+            }
+        }
+        var results: [PromotionResult] = []
+        var batchID: Int64?
+        for (package, existing) in plan {
+            if let existing {
+                results.append(.alreadyPromoted(existing))
+                continue
+            }
+            packagesByKey[PackageKey(feed: package.feed, subdir: package.subdir, filename: package.filename)] = package
+            var record = PromotionRecord(
+                promoting: package, fromFeed: batch.fromFeed, user: batch.user, comments: batch.comments,
+                date: batch.date)
+            record.id = Int64(history.count + 1)
+            record.batch = batchID ?? record.id
+            batchID = record.batch
+            history.append(record)
+            results.append(.promoted(record))
+        }
+        return results
+    }
+
+    /// The history rows matching every filter that is not nil, newest first.
+    public func promotions(fromFeed: String?, toFeed: String?, package: String?, version: String?)
+        -> [PromotionRecord]
+    {
+        let filter = PromotionFilter(fromFeed: fromFeed, toFeed: toFeed, package: package, version: version)
+        return history.reversed().filter(filter.matches)
+    }
+
+    /// Appends one history row with the next id (its own batch) and returns it.
+    @discardableResult
+    public func recordPackageEvent(_ event: PromotionRecord) -> PromotionRecord {
+        var record = event
+        record.id = Int64(history.count + 1)
+        record.batch = record.id
+        history.append(record)
+        return record
     }
 
     // MARK: Users

@@ -91,6 +91,23 @@ public protocol MetadataStore: Sendable {
     /// Removes a cached file's row (not its blob); returns it, or nil if there was none.
     func deleteCachedFile(connector: String, subdir: String, filename: String) async throws -> CachedUpstreamFile?
 
+    // MARK: Promotions
+
+    /// Promotes a batch of files into ``PromotionBatch/toFeed`` in ONE transaction, returning one result per file in
+    /// the batch's order. A file whose name the target holds already with the same sha256 is `.alreadyPromoted`
+    /// (nothing written, no history row); otherwise its row is added (same blob, no copy) with a history row of kind
+    /// `promote`. Throws `.notFound` if the target feed does not exist, `.invalidInput` if a row names another feed,
+    /// `.conflict` if the target holds one of the file names with other bytes — and then NOTHING of the batch is
+    /// written.
+    func promote(_ batch: PromotionBatch) async throws -> [PromotionResult]
+    /// The history rows (promotions and deletions) matching every filter that is not nil, newest first.
+    func promotions(fromFeed: String?, toFeed: String?, package: String?, version: String?) async throws
+        -> [PromotionRecord]
+    /// Writes one history row (a deletion from a feed, usually) and returns it with its ``PromotionRecord/id`` and
+    /// ``PromotionRecord/batch`` assigned.
+    @discardableResult
+    func recordPackageEvent(_ event: PromotionRecord) async throws -> PromotionRecord
+
     // MARK: Users
 
     /// Creates a user. Throws `.conflict` if the name is taken (names compare case-insensitively).

@@ -116,6 +116,10 @@ struct PackageController: Sendable {
             try await services.publisher.republish(feed: feed.name, subdir: affected)
         }
         await services.collectGarbage(sha256s: Set(deleted.map(\.sha256)), logger: context.logger)
+        // The history of a feed shows removals next to promotions (who, when, why).
+        let comments = (try? fields.string("comments")) ?? nil
+        await PromotionService(services: services).recordDeletions(
+            deleted, user: context.userName, comments: comments ?? "", logger: context.logger)
         context.logger.info(
             "Packages deleted",
             metadata: [

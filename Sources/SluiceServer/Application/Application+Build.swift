@@ -30,6 +30,7 @@ public func buildRouter(services: SluiceServices, logger: Logger) -> Router<Slui
     FeedManagementController(services: services).addRoutes(to: adminAPI.group("management/feeds"))
     ConnectorManagementController(services: services).addRoutes(to: adminAPI.group("management/connectors"))
     packages.addWriteRoutes(to: adminAPI.group("packages"))
+    PromotionController(services: services).addRoutes(to: adminAPI.group("promotions"))
 
     let authenticator = services.authenticator
     let uploader = PackageUploader(services: services)

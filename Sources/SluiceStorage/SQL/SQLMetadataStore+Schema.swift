@@ -106,6 +106,28 @@ extension SQLMetadataStore {
             try await database.create(index: "upstream_cached_files_sha256").on("upstream_cached_files")
                 .column("sha256").run()
         },
+        SQLMigration(version: 3, summary: "promotions (history of promoted and deleted files)") { database in
+            // No foreign keys: the history outlives the feeds it names. Not a blob reference (referenceCount).
+            try await database.create(table: "promotions")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: false))
+                .column("batch", type: .bigint, .notNull)
+                .column("kind", type: .text, .notNull)
+                .column("from_feed", type: .text)
+                .column("to_feed", type: .text, .notNull)
+                .column("name", type: .text, .notNull)
+                .column("version", type: .text, .notNull)
+                .column("build", type: .text, .notNull)
+                .column("subdir", type: .text, .notNull)
+                .column("filename", type: .text, .notNull)
+                .column("sha256", type: .text, .notNull)
+                .column("user_name", type: .text)
+                .column("comments", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .run()
+            try await database.create(index: "promotions_to_feed_name").on("promotions").column("to_feed")
+                .column("name").column("version").run()
+            try await database.create(index: "promotions_name").on("promotions").column("name").column("version").run()
+        },
     ]
 
     /// Creates `schema_migrations` if needed and applies, in the same transaction, every migration whose version is not
