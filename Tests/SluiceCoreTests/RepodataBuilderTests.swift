@@ -316,6 +316,22 @@ struct RepodataBuilderTests {
         #expect(again.files["repodata.json"]?.etag == snapshot.files["repodata.json"]?.etag)
     }
 
+    /// Large documents get a fast zstd level and no `.bz2`; the `.zst` still holds exactly the JSON bytes.
+    @Test func largeDocumentsUseFastZstdAndSkipBzip2() throws {
+        let (_, records, _) = try Self.records(of: Fixtures.repodata("r_linux-64.json"))
+        let snapshot = try SubdirSnapshot.build(
+            subdir: "linux-64", records: records, zstdLevel: 19, largeInputSize: 1024, bzip2MaximumInputSize: 4096)
+        let json = try #require(snapshot.files["repodata.json"])
+        #expect(json.bytes.count > 4096)
+        let zst = try #require(snapshot.files["repodata.json.zst"])
+        #expect(try Zstd.decompress(zst.bytes, maxOutputSize: 1 << 28) == json.bytes)
+        #expect(snapshot.files["repodata.json.bz2"] == nil)
+        // The same records under the default thresholds keep every variant.
+        let regular = try SubdirSnapshot.build(subdir: "linux-64", records: records, zstdLevel: 3)
+        #expect(regular.files["repodata.json.bz2"] != nil)
+        #expect(regular.files["repodata.json"]?.bytes == json.bytes)
+    }
+
     @Test func emptyNoarchSnapshot() throws {
         let snapshot = try SubdirSnapshot.build(subdir: "noarch", records: [])
         let minimal = #"{"info":{"subdir":"noarch"},"packages":{},"packages.conda":{},"removed":[],"repodata_version":1}"#
