@@ -15,6 +15,7 @@ struct SluiceCommand: AsyncParsableCommand {
             FeedsCommand.self,
             ConnectorsCommand.self,
             PackagesCommand.self,
+            PromoteCommand.self,
             VersionCommand.self,
         ]
     )
