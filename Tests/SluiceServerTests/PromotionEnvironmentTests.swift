@@ -254,7 +254,7 @@ struct PromotionEnvironmentTests {
             let lines = try #require(body["lines"]?.arrayValue)
             #expect(
                 lines.map { $0["status"]?.stringValue } == [
-                    "promoted", "promoted", "promoted", "notFound", "checksumMismatch",
+                    "resolved", "resolved", "resolved", "notFound", "checksumMismatch",
                 ])
             #expect(lines[3]["line"]?.intValue == 7 && lines[3]["message"]?.stringValue?.contains("dummy-z") == true)
             try await Self.expectApproved(server, client, holds: [])
@@ -286,7 +286,7 @@ struct PromotionEnvironmentTests {
             let conflict = try await client.promoteEnvironment(environment: Self.explicit(files, hash: \.sha256))
             #expect(conflict.status == .unprocessableContent)
             let lines = try #require(try json(conflict)["lines"]?.arrayValue)
-            #expect(lines.map { $0["status"]?.stringValue } == ["promoted", "conflict", "promoted"])
+            #expect(lines.map { $0["status"]?.stringValue } == ["resolved", "conflict", "resolved"])
             #expect(try await server.store.promotions(fromFeed: nil, toFeed: nil, package: nil, version: nil).isEmpty)
         }
     }

@@ -160,10 +160,10 @@ def test_promotion_walkthrough(start_sluice, fixtures: Path, tmp_path: Path) -> 
     assert "nothing was promoted" in failed.stderr, failed.stderr
     failed_rows = {row[0]: row for row in _rows("\n".join(failed.stdout.splitlines()[1:]))}
     assert failed_rows["4"][1] == "notFound" and failed_rows["4"][3] == "nonexistent-9.9-0.conda", failed_rows
-    assert failed_rows["3"][1] == "ok" and failed_rows["3"][3] == "versioned-2.0-0.conda", failed_rows
+    assert failed_rows["3"][1] == "resolved" and failed_rows["3"][3] == "versioned-2.0-0.conda", failed_rows
     failed_json = proxy.cli("promote", "env", "--from", PROXY_FEED, "--to", APPROVED_FEED, str(bad), "--json",
                             check=False)
     assert failed_json.returncode == 1
-    assert [line["status"] for line in json.loads(failed_json.stdout)["lines"]] == ["promoted", "notFound"]
+    assert [line["status"] for line in json.loads(failed_json.stdout)["lines"]] == ["resolved", "notFound"]
     assert _approved_noarch(proxy) == before
     assert "versioned-2.0-0.conda" not in _approved_noarch(proxy)["packages.conda"]

@@ -201,6 +201,14 @@ struct PromotionController: Sendable {
             ]
         }
         guard failures == 0 else {
+            // Nothing is promoted, so lines that would have been say `resolved`, not `promoted`.
+            lines = lines.map { line in
+                guard var object = line.objectValue,
+                    ["promoted", "wouldPromote"].contains(object["status"]?.stringValue ?? "")
+                else { return line }
+                object["status"] = .string("resolved")
+                return .object(object)
+            }
             var body = report(promoted: 0, alreadyPromoted: 0)
             body["error"] = .string(SluiceError.Code.invalidInput.description)
             body["message"] = .string(

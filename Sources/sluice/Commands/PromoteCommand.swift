@@ -183,18 +183,8 @@ struct PromoteCommand: AsyncParsableCommand {
                 summary = "Promoted \(promoted) file(s) from \(from) to \(to), \(already) already there."
             }
             guard !lines.isEmpty else { return summary }
-            // In a failed report the server marks the good lines as they would have gone; none of them was promoted.
-            let shown = failed ? lines.map(Self.markUnchanged) : lines
-            return summary + "\n" + Table(objects: shown, columns: columns).render()
-        }
-
-        /// A line of a failed report whose entry was fine, with the status `ok` instead of `promoted`.
-        static func markUnchanged(_ line: JSONValue) -> JSONValue {
-            guard case .object(var fields) = line, let status = fields["status"]?.stringValue,
-                status == "promoted" || status == "wouldPromote"
-            else { return line }
-            fields["status"] = .string("ok")
-            return .object(fields)
+            // In a failed report the server marks the lines that resolved as `resolved`; none was promoted.
+            return summary + "\n" + Table(objects: lines, columns: columns).render()
         }
 
         private func readEnvironment() throws -> String {
