@@ -787,7 +787,8 @@ extension MetadataStoreConformance {
         let zlib = "zlib-1.2.11-h7b6447c_3.conda"
         let other = "other-1.0-0.tar.bz2"
         // The source holds the blob already: promoting adds references, counted as package rows only.
-        _ = try await store.addPackage(try package(feed: "unapproved", filename: zlib, sha256: sha("a")), overwrite: false)
+        _ = try await store.addPackage(
+            try package(feed: "unapproved", filename: zlib, sha256: sha("a")), overwrite: false)
         #expect(try await store.referenceCount(sha256: sha("a")) == 1)
 
         let batch = try promotionBatch(files: [("linux-64", zlib, sha("a")), ("noarch", other, sha("b"))])

@@ -20,7 +20,9 @@ struct JSONValueTests {
         #expect(try parse("false") == .bool(false))
         #expect(try parse("\"x\"") == .string("x"))
         #expect(try parse("[1, 2.5, \"a\", null]") == .array([.int(1), .double(2.5), .string("a"), .null]))
-        #expect(try parse("{\"a\": {\"b\": []}, \"c\": {}}") == .object(["a": .object(["b": .array([])]), "c": .object([:])]))
+        #expect(
+            try parse("{\"a\": {\"b\": []}, \"c\": {}}")
+                == .object(["a": .object(["b": .array([])]), "c": .object([:])]))
         // Duplicate keys: the last one wins, as in Python.
         #expect(try parse("{\"a\":1,\"a\":2}") == .object(["a": .int(2)]))
         // A UTF-8 byte order mark is skipped.
@@ -104,7 +106,8 @@ struct JSONValueTests {
 
     /// Two real files that were written by a sorted-keys compact serialiser: we must reproduce them byte for byte.
     @Test(arguments: [
-        "for-packages/pixi_dummy_channel_1_linux-64.json", "for-packages/pixi_multiple_versions_channel_1_linux-64.json",
+        "for-packages/pixi_dummy_channel_1_linux-64.json",
+        "for-packages/pixi_multiple_versions_channel_1_linux-64.json",
     ])
     func reproducesRealCompactRepodataByteForByte(file: String) throws {
         let bytes = try Data(contentsOf: Fixtures.repodata(file))

@@ -51,7 +51,10 @@ struct RepodataBuilderTests {
             #expect(rebuilt["info"] == .object(["subdir": .string(subdirName)]), "\(file.lastPathComponent)")
             #expect(rebuilt["removed"] == .array([]))
             #expect(rebuilt["repodata_version"] == .int(1))
-            #expect(rebuilt.objectValue?.keys.sorted() == ["info", "packages", "packages.conda", "removed", "repodata_version"])
+            #expect(
+                rebuilt.objectValue?.keys.sorted() == [
+                    "info", "packages", "packages.conda", "removed", "repodata_version",
+                ])
             for key in ["packages", "packages.conda"] {
                 let want = original[key]?.objectValue ?? [:]
                 let got = rebuilt[key]?.objectValue ?? [:]
@@ -67,7 +70,8 @@ struct RepodataBuilderTests {
 
     /// The two real compact files differ from our output only in `repodata_version` (they say 2) and `removed`.
     @Test(arguments: [
-        "for-packages/pixi_dummy_channel_1_linux-64.json", "for-packages/pixi_multiple_versions_channel_1_linux-64.json",
+        "for-packages/pixi_dummy_channel_1_linux-64.json",
+        "for-packages/pixi_multiple_versions_channel_1_linux-64.json",
     ])
     func matchesRealCompactRepodataBytes(file: String) throws {
         let (_, records, original) = try Self.records(of: Fixtures.repodata(file))
@@ -82,7 +86,8 @@ struct RepodataBuilderTests {
     }
 
     @Test func laterDuplicateFilenameWins() throws {
-        let (_, records, _) = try Self.records(of: Fixtures.condaFormatRepo.appendingPathComponent("osx-64/repodata.json"))
+        let (_, records, _) = try Self.records(
+            of: Fixtures.condaFormatRepo.appendingPathComponent("osx-64/repodata.json"))
         var changed = records[0]
         changed.fields["size"] = .int(1)
         let rebuilt = try JSONValue.parse(RepodataBuilder.repodata(subdir: "osx-64", records: records + [changed]))
@@ -130,8 +135,10 @@ struct RepodataBuilderTests {
     }
 
     /// For the large real indexes, check conda-index's rules directly against the full record set.
-    @Test(arguments: ["r_linux-64.json", "pytorch_linux-64.json", "for-packages/conda-test-recipes_noarch.json",
-        "for-packages/conda-index_hotfix_osx-64.json", "rattler_dummy_linux-64.json"])
+    @Test(arguments: [
+        "r_linux-64.json", "pytorch_linux-64.json", "for-packages/conda-test-recipes_noarch.json",
+        "for-packages/conda-index_hotfix_osx-64.json", "rattler_dummy_linux-64.json",
+    ])
     func currentRepodataFollowsCondaIndexRules(file: String) throws {
         let (_, all, _) = try Self.records(of: Fixtures.repodata(file))
         let ours = try JSONValue.parse(RepodataBuilder.currentRepodata(subdir: "linux-64", records: all))
@@ -265,7 +272,8 @@ struct RepodataBuilderTests {
         #expect(zlib["home"] == .string("http://zlib.net/"))
         #expect(zlib["commits"] == nil)
         #expect(zlib["summary"] == nil)
-        let newestZlib = packages.filter { $0.name == "zlib" }.compactMap { $0.record.fields["timestamp"]?.intValue }.max()
+        let newestZlib = packages.filter { $0.name == "zlib" }.compactMap { $0.record.fields["timestamp"]?.intValue }
+            .max()
         #expect(zlib["timestamp"]?.intValue == newestZlib.map { $0 / 1000 })
     }
 
@@ -278,13 +286,18 @@ struct RepodataBuilderTests {
 
     @Test func channeldataOfNothingListsNoarch() throws {
         let document = try JSONValue.parse(RepodataBuilder.channeldata(packages: []))
-        #expect(document == .object(["channeldata_version": .int(1), "subdirs": .array([.string("noarch")]), "packages": .object([:])]))
+        #expect(
+            document
+                == .object([
+                    "channeldata_version": .int(1), "subdirs": .array([.string("noarch")]), "packages": .object([:]),
+                ]))
     }
 
     // MARK: SubdirSnapshot
 
     @Test func snapshotVariantsDecompressToTheJSONBytes() throws {
-        let (_, records, _) = try Self.records(of: Fixtures.condaFormatRepo.appendingPathComponent("win-64/repodata.json"))
+        let (_, records, _) = try Self.records(
+            of: Fixtures.condaFormatRepo.appendingPathComponent("win-64/repodata.json"))
         let builtAt = Date(timeIntervalSince1970: 1_700_000_000)
         let snapshot = try SubdirSnapshot.build(subdir: "win-64", records: records, builtAt: builtAt, zstdLevel: 3)
         #expect(Set(snapshot.files.keys) == Set(SubdirSnapshot.fileNames))
@@ -301,18 +314,24 @@ struct RepodataBuilderTests {
             #expect(bz2.contentType == "application/x-bzip2")
             #expect(json.lastModified == builtAt)
         }
-        #expect(snapshot.files["repodata.json"]?.bytes == Data(RepodataBuilder.repodata(subdir: "win-64", records: records)))
-        #expect(snapshot.files["current_repodata.json"]?.bytes
-            == Data(RepodataBuilder.currentRepodata(subdir: "win-64", records: records)))
+        #expect(
+            snapshot.files["repodata.json"]?.bytes == Data(RepodataBuilder.repodata(subdir: "win-64", records: records))
+        )
+        #expect(
+            snapshot.files["current_repodata.json"]?.bytes
+                == Data(RepodataBuilder.currentRepodata(subdir: "win-64", records: records)))
         // Every representation has its own strong ETag.
         let etags = snapshot.files.values.map(\.etag)
         #expect(Set(etags).count == etags.count)
         for file in snapshot.files.values {
-            #expect(file.etag.count == 34 && file.etag.hasPrefix("\"") && file.etag.hasSuffix("\"") && !file.etag.hasPrefix("W/"))
+            #expect(
+                file.etag.count == 34 && file.etag.hasPrefix("\"") && file.etag.hasSuffix("\"")
+                    && !file.etag.hasPrefix("W/"))
             #expect(file.etag == PublishedFile.etag(for: file.bytes))
         }
         // Same input, same bytes and ETags.
-        let again = try SubdirSnapshot.build(subdir: "win-64", records: records.reversed(), builtAt: builtAt, zstdLevel: 3)
+        let again = try SubdirSnapshot.build(
+            subdir: "win-64", records: records.reversed(), builtAt: builtAt, zstdLevel: 3)
         #expect(again.files["repodata.json"]?.etag == snapshot.files["repodata.json"]?.etag)
     }
 
@@ -334,7 +353,8 @@ struct RepodataBuilderTests {
 
     @Test func emptyNoarchSnapshot() throws {
         let snapshot = try SubdirSnapshot.build(subdir: "noarch", records: [])
-        let minimal = #"{"info":{"subdir":"noarch"},"packages":{},"packages.conda":{},"removed":[],"repodata_version":1}"#
+        let minimal =
+            #"{"info":{"subdir":"noarch"},"packages":{},"packages.conda":{},"removed":[],"repodata_version":1}"#
         #expect(snapshot.files["repodata.json"]?.bytes == Data(minimal.utf8))
         #expect(snapshot.files["current_repodata.json"]?.bytes == Data(minimal.utf8))
         let zst = try #require(snapshot.files["repodata.json.zst"])

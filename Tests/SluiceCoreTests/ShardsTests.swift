@@ -297,7 +297,9 @@ struct ShardsTests {
     /// loopback server that has no `repodata.json` at all, and gets back exactly the records we sharded.
     @Test(
         "py-rattler resolves records from our shards alone",
-        .enabled(if: FileManager.default.isExecutableFile(atPath: python), "needs py-rattler in .venv (scripts/test creates it)"))
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: python),
+            "needs py-rattler in .venv (scripts/test creates it)"))
     func pyRattlerReadsOurShards() throws {
         let (records, byFilename) = try Self.records(of: Fixtures.repodata("r_linux-64.json"))
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-shards-\(UUID().uuidString)")

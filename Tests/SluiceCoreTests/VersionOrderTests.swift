@@ -197,7 +197,10 @@ struct VersionOrderTests {
         #expect(try !v("2.0.1.version.3").starts(with: v("2.0.1.version2")))
     }
 
-    @Test(arguments: ["", "  ", "3.5&1", "5.5++", "5.5..mw", "!", "a!1.0", "a!b!1.0", "1.2+", "+1.2", "++", "1..2", "1.", "1.0-1_2", "1 0"])
+    @Test(arguments: [
+        "", "  ", "3.5&1", "5.5++", "5.5..mw", "!", "a!1.0", "a!b!1.0", "1.2+", "+1.2", "++", "1..2", "1.", "1.0-1_2",
+        "1 0",
+    ])
     func rejectsInvalidVersions(string: String) {
         #expect(throws: SluiceError.self) { try VersionOrder(string) }
         do {
@@ -211,7 +214,8 @@ struct VersionOrderTests {
     /// consistent with equality and hashing.
     @Test func parsesAndSortsEveryRealVersion() throws {
         var strings: Set<String> = []
-        for file in ["r_linux-64.json", "pytorch_linux-64.json", "conda-forge_numpy_linux-64.json", "main_noarch.json"] {
+        for file in ["r_linux-64.json", "pytorch_linux-64.json", "conda-forge_numpy_linux-64.json", "main_noarch.json"]
+        {
             let value = try JSONValue.parse(try Data(contentsOf: Fixtures.repodata(file)))
             for key in ["packages", "packages.conda"] {
                 for record in value[key]?.objectValue?.values ?? [:].values {

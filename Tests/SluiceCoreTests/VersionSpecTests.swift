@@ -225,7 +225,8 @@ struct VersionSpecTests {
     /// Every `depends` entry in real repodata parses, and the dependency names resolve as expected.
     @Test func parsesEveryRealDependsEntry() throws {
         var count = 0
-        for file in ["r_linux-64.json", "pytorch_linux-64.json", "conda-forge_numpy_linux-64.json", "main_noarch.json"] {
+        for file in ["r_linux-64.json", "pytorch_linux-64.json", "conda-forge_numpy_linux-64.json", "main_noarch.json"]
+        {
             let value = try JSONValue.parse(try Data(contentsOf: Fixtures.repodata(file)))
             for key in ["packages", "packages.conda"] {
                 for entry in value[key]?.objectValue?.values ?? [:].values {

@@ -179,14 +179,17 @@ actor CountingMetadataStore: MetadataStore {
     func cachedFiles(connector: String) async throws -> [CachedUpstreamFile] {
         try await base.cachedFiles(connector: connector)
     }
-    func markCachedFileAccessed(connector: String, subdir: String, filename: String, at date: Date) async throws -> Bool {
+    func markCachedFileAccessed(connector: String, subdir: String, filename: String, at date: Date) async throws -> Bool
+    {
         try await base.markCachedFileAccessed(connector: connector, subdir: subdir, filename: filename, at: date)
     }
     func deleteCachedFile(connector: String, subdir: String, filename: String) async throws -> CachedUpstreamFile? {
         try await base.deleteCachedFile(connector: connector, subdir: subdir, filename: filename)
     }
     func promote(_ batch: PromotionBatch) async throws -> [PromotionResult] { try await base.promote(batch) }
-    func promotions(fromFeed: String?, toFeed: String?, package: String?, version: String?) async throws
+    func promotions(
+        fromFeed: String?, toFeed: String?, package: String?, version: String?
+    ) async throws
         -> [PromotionRecord]
     {
         try await base.promotions(fromFeed: fromFeed, toFeed: toFeed, package: package, version: version)

@@ -309,7 +309,9 @@ public actor MemoryMetadataStore: MetadataStore {
     }
 
     /// The history rows matching every filter that is not nil, newest first.
-    public func promotions(fromFeed: String?, toFeed: String?, package: String?, version: String?)
+    public func promotions(
+        fromFeed: String?, toFeed: String?, package: String?, version: String?
+    )
         -> [PromotionRecord]
     {
         let filter = PromotionFilter(fromFeed: fromFeed, toFeed: toFeed, package: package, version: version)

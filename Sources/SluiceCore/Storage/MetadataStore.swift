@@ -101,7 +101,9 @@ public protocol MetadataStore: Sendable {
     /// written.
     func promote(_ batch: PromotionBatch) async throws -> [PromotionResult]
     /// The history rows (promotions and deletions) matching every filter that is not nil, newest first.
-    func promotions(fromFeed: String?, toFeed: String?, package: String?, version: String?) async throws
+    func promotions(
+        fromFeed: String?, toFeed: String?, package: String?, version: String?
+    ) async throws
         -> [PromotionRecord]
     /// Writes one history row (a deletion from a feed, usually) and returns it with its ``PromotionRecord/id`` and
     /// ``PromotionRecord/batch`` assigned.

@@ -57,10 +57,12 @@ public struct MatchSpec: Sendable, Hashable, CustomStringConvertible {
         let rawName = String(text[..<nameEnd])
         guard !rawName.isEmpty else { throw invalid("no package name found") }
         let lowered = rawName.lowercased()
-        guard lowered.utf8.allSatisfy({
-            (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D
-                || $0 == 0x2A
-        }) else {
+        guard
+            lowered.utf8.allSatisfy({
+                (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D
+                    || $0 == 0x2A
+            })
+        else {
             throw invalid("package name contains invalid characters")
         }
         name = lowered

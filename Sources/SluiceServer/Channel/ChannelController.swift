@@ -253,9 +253,10 @@ public struct ChannelController: Sendable {
         }
         if hotFiles.admits(size: package.size) {
             let whole = try await hotFileBytes(of: package)
-            let slice = blobRange.map {
-                whole.getSlice(at: Int($0.lowerBound), length: Int($0.count)) ?? ByteBuffer()
-            } ?? whole
+            let slice =
+                blobRange.map {
+                    whole.getSlice(at: Int($0.lowerBound), length: Int($0.count)) ?? ByteBuffer()
+                } ?? whole
             return Response(status: status, headers: headers, body: .init(byteBuffer: slice))
         }
         let content = try await blobs.read(sha256: package.sha256, range: blobRange)
@@ -273,7 +274,8 @@ public struct ChannelController: Sendable {
         case .file(let url, let range):
             if !range.isEmpty {
                 try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(url.path)) { handle in
-                    for try await chunk in handle.readChunks(in: range, chunkLength: .bytes(Int64(Self.fileChunkLength)))
+                    for try await chunk in handle.readChunks(
+                        in: range, chunkLength: .bytes(Int64(Self.fileChunkLength)))
                     {
                         var chunk = chunk
                         buffer.writeBuffer(&chunk)

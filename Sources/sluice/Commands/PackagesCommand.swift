@@ -100,7 +100,8 @@ struct PackagesCommand: AsyncParsableCommand {
             guard let value = try? response.json() else { return "(\(response.status))" }
             let package = value["package"] ?? value
             let subdir = package["subdir"]?.stringValue
-            let outcome = value["outcome"]?.stringValue ?? value["status"]?.stringValue
+            let outcome =
+                value["outcome"]?.stringValue ?? value["status"]?.stringValue
                 ?? (response.status == 201 ? "added" : "ok")
             return [subdir.map { "subdir=\($0)" }, outcome].compactMap { $0 }.joined(separator: "  ")
         }

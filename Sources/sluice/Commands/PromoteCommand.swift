@@ -178,7 +178,8 @@ struct PromoteCommand: AsyncParsableCommand {
                 }
                 summary = "\(bad) line(s) cannot be promoted from \(from) to \(to); nothing was promoted."
             } else if dryRun {
-                summary = "Dry run: \(promoted) file(s) would be promoted from \(from) to \(to), \(already) already there."
+                summary =
+                    "Dry run: \(promoted) file(s) would be promoted from \(from) to \(to), \(already) already there."
             } else {
                 summary = "Promoted \(promoted) file(s) from \(from) to \(to), \(already) already there."
             }

@@ -50,7 +50,8 @@ final class ProgressBar: @unchecked Sendable {
         let seconds = max(now.timeIntervalSince(started), 0.001)
         let rate = Double(done) / seconds
         let percent = String(Int(fraction * 100)).leftPadded(to: 3)
-        let line = "\r\(label) [\(bar)] \(percent)% \(formatBytes(done))/\(formatBytes(total)) \(formatBytes(Int64(rate)))/s"
+        let line =
+            "\r\(label) [\(bar)] \(percent)% \(formatBytes(done))/\(formatBytes(total)) \(formatBytes(Int64(rate)))/s"
         FileHandle.standardError.write(Data(line.utf8))
     }
 }
