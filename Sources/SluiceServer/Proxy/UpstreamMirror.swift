@@ -534,7 +534,7 @@ public actor UpstreamMirror {
                     try await self.fetch(connector, subdir: subdir, throwOnError: false)
                 }) ?? false
             if changed { await self.notifyChanged(connector.name, subdir: subdir) }
-            await self.backgroundFinished(key)
+            self.backgroundFinished(key)
         }
     }
 
