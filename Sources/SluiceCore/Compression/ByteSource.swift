@@ -109,3 +109,16 @@ func decompressWhole(
     try decompressor.finish()
     return output
 }
+
+/// Appends newly fed compressed bytes to a decompressor's pending input, dropping what was already consumed.
+///
+/// Shared by ``ZstdDecompressor`` and ``Bzip2Decompressor``: `input[position...]` is what the library has not read yet.
+func appendPendingInput(_ bytes: [UInt8], to input: inout [UInt8], position: inout Int) {
+    if position >= input.count {
+        input = bytes
+    } else {
+        input.removeFirst(position)
+        input.append(contentsOf: bytes)
+    }
+    position = 0
+}

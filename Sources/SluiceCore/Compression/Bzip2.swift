@@ -102,13 +102,7 @@ public struct Bzip2Decompressor: StreamingDecompressor {
     public mutating func feed(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
         state.sawAnyInput = true
-        if state.inputPosition >= state.input.count {
-            state.input = bytes
-        } else {
-            state.input.removeFirst(state.inputPosition)
-            state.input.append(contentsOf: bytes)
-        }
-        state.inputPosition = 0
+        appendPendingInput(bytes, to: &state.input, position: &state.inputPosition)
     }
 
     /// Decompresses pending input into at most `maxCount` bytes; empty when more input is needed or the data ended.
