@@ -25,7 +25,7 @@ struct AuthTests {
                 #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
                 let body = try json(response)
                 #expect(body["error"] == .string("unauthenticated"))
-                #expect(body["message"]?.stringValue?.contains("Admin") == true)
+                #expect(body["message"]?.stringValue?.contains("'Administer' task") == true)
             }
             #expect(await server.metadata.feeds().isEmpty)
         }
@@ -77,16 +77,39 @@ struct AuthTests {
         }
     }
 
-    @Test func otherUsersAreForbidden() async throws {
+    @Test func usersWithoutTheTaskAreForbiddenWithAMessageNamingTaskAndFeed() async throws {
         let server = try await TestServer.make()
         try await server.metadata.createUser(User(name: "alice", passwordHash: Bcrypt.hash("alice-pw", cost: 4)))
+        try await server.metadata.addPrivilege(Privilege(principal: .user("alice"), task: .viewDownload))
+        await server.services.access.securityChanged()
         try await server.test { client in
+            try await client.createFeed("guarded")
+            var headers = basicAuth("alice", "alice-pw")
+            headers[.contentType] = "application/json"
             try await client.execute(
-                uri: "/api/management/feeds/list", method: .get, headers: basicAuth("alice", "alice-pw")
+                uri: "/api/management/feeds/create", method: .post, headers: headers, body: jsonBody(Self.createBody)
+            ) { response in
+                #expect(response.status == .forbidden)
+                #expect(response.headers[.wwwAuthenticate] == nil)
+                let body = try json(response)
+                #expect(body["error"] == .string("forbidden"))
+                #expect(body["message"] == .string("'alice' lacks the 'Administer' task on this server (all feeds)."))
+            }
+            try await client.execute(
+                uri: "/api/packages/guarded/delete", method: .post, headers: headers,
+                body: jsonBody(#"{"filename":"x-1-0.conda"}"#)
             ) { response in
                 #expect(response.status == .forbidden)
                 let body = try json(response)
-                #expect(body["error"] == .string("forbidden"))
+                #expect(body["message"] == .string("'alice' lacks the 'Delete Packages' task on feed 'guarded'."))
+            }
+            // What alice may do still works: the feed list (she views every feed).
+            try await client.execute(
+                uri: "/api/management/feeds/list", method: .get, headers: basicAuth("alice", "alice-pw")
+            ) { response in
+                #expect(response.status == .ok)
+                let body = try json(response)
+                #expect(body.arrayValue?.count == 1)
             }
         }
     }
@@ -119,25 +142,31 @@ struct AuthTests {
         }
     }
 
+    static func accessControl(
+        _ metadata: MemoryMetadataStore, configuration: AccessControl.Configuration = .init()
+    )
+        -> AccessControl
+    {
+        AccessControl(
+            security: metadata, metadata: metadata, configuration: configuration, logger: Logger(label: "sluice.test"))
+    }
+
     @Test func successfulVerificationIsCachedUntilThePasswordChanges() async throws {
         let metadata = MemoryMetadataStore()
         try await metadata.createUser(User(name: "Admin", passwordHash: Bcrypt.hash("first", cost: 4)))
-        let authenticator = AdminAuthenticator(metadata: metadata)
-        let header = "Basic " + Data("Admin:first".utf8).base64EncodedString()
-        #expect(try await authenticator.authenticateAdmin(authorization: header) == "Admin")
-        #expect(try await authenticator.authenticateAdmin(authorization: header) == "Admin")
+        let access = Self.accessControl(metadata)
+        #expect(try await access.signIn(user: "Admin", password: "first", remoteAddress: nil).userName == "Admin")
+        #expect(try await access.signIn(user: "Admin", password: "first", remoteAddress: nil).userName == "Admin")
 
         // A cache hit must not outlive a password change.
         try await metadata.updateUser(User(name: "Admin", passwordHash: Bcrypt.hash("second", cost: 4)))
         await #expect(throws: SluiceError.self) {
-            try await authenticator.authenticateAdmin(authorization: header)
+            try await access.signIn(user: "Admin", password: "first", remoteAddress: nil)
         }
-        let newHeader = "Basic " + Data("Admin:second".utf8).base64EncodedString()
-        #expect(try await authenticator.authenticateAdmin(authorization: newHeader) == "Admin")
+        #expect(try await access.signIn(user: "Admin", password: "second", remoteAddress: nil).userName == "Admin")
         // A wrong password is refused even right after a cached success.
-        let wrong = "Basic " + Data("Admin:secon".utf8).base64EncodedString()
         let error = await #expect(throws: SluiceError.self) {
-            try await authenticator.authenticateAdmin(authorization: wrong)
+            try await access.signIn(user: "Admin", password: "secon", remoteAddress: nil)
         }
         #expect(error?.code == .unauthenticated)
     }
@@ -145,21 +174,21 @@ struct AuthTests {
     @Test func successfulVerificationsAreCached() async throws {
         let metadata = MemoryMetadataStore()
         try await metadata.createUser(User(name: "Admin", passwordHash: Bcrypt.hash("pw", cost: 4)))
-        let authenticator = AdminAuthenticator(metadata: metadata)
-        let header = "Basic " + Data("Admin:pw".utf8).base64EncodedString()
-        for _ in 0..<21 { _ = try await authenticator.authenticateAdmin(authorization: header) }
-        #expect(await authenticator.bcryptVerificationCount == 1)
+        let access = Self.accessControl(metadata)
+        for _ in 0..<21 { _ = try await access.signIn(user: "Admin", password: "pw", remoteAddress: nil) }
+        #expect(await access.bcryptVerificationCount == 1)
         // A wrong password is never answered from the cache.
-        let wrong = "Basic " + Data("Admin:nope".utf8).base64EncodedString()
-        await #expect(throws: SluiceError.self) { try await authenticator.authenticateAdmin(authorization: wrong) }
-        #expect(await authenticator.bcryptVerificationCount == 2)
+        await #expect(throws: SluiceError.self) {
+            try await access.signIn(user: "Admin", password: "nope", remoteAddress: nil)
+        }
+        #expect(await access.bcryptVerificationCount == 2)
     }
 
     @Test func constantTimeComparison() {
-        #expect(AdminAuthenticator.constantTimeEqual([1, 2, 3], [1, 2, 3]))
-        #expect(!AdminAuthenticator.constantTimeEqual([1, 2, 3], [1, 2, 4]))
-        #expect(!AdminAuthenticator.constantTimeEqual([1, 2, 3], [1, 2]))
-        #expect(AdminAuthenticator.constantTimeEqual([], []))
+        #expect(AccessControl.constantTimeEqual([1, 2, 3], [1, 2, 3]))
+        #expect(!AccessControl.constantTimeEqual([1, 2, 3], [1, 2, 4]))
+        #expect(!AccessControl.constantTimeEqual([1, 2, 3], [1, 2]))
+        #expect(AccessControl.constantTimeEqual([], []))
     }
 
     @Test func bootstrapCreatesAdminOnceWithAGeneratedPasswordLoggedOnce() async throws {

@@ -220,8 +220,9 @@ struct PromotionTests {
                 uri: "/api/promotions/promote", method: .post, headers: anonymous,
                 body: jsonBody(#"{"fromFeed":"unapproved","toFeed":"approved","name":"zlib","version":"1.2.11"}"#))
             #expect(unauthenticated.status == .unauthorized)
+            // The history is readable by whoever may view the feeds involved: Anonymous, on a default install.
             let list = try await client.execute(uri: "/api/promotions/list", method: .get)
-            #expect(list.status == .unauthorized)
+            #expect(list.status == .ok)
             #expect(try await server.store.packages(feed: "approved", name: "zlib").isEmpty, "nothing changed")
             #expect(try await server.store.promotions(fromFeed: nil, toFeed: nil, package: nil, version: nil).isEmpty)
 

@@ -16,6 +16,7 @@ public struct SluiceError: Error, CustomStringConvertible, Sendable {
             case payloadTooLarge
             case unauthenticated
             case forbidden
+            case tooManyRequests
             case rangeNotSatisfiable
             case upstreamUnavailable
             case upstreamTimeout
@@ -40,6 +41,9 @@ public struct SluiceError: Error, CustomStringConvertible, Sendable {
         public static let unauthenticated = Code(.unauthenticated)
         /// Credentials are valid but do not grant the task.
         public static let forbidden = Code(.forbidden)
+        /// Too many failed sign-ins from one client address or for one user name; retry after
+        /// ``SluiceError/retryAfter`` seconds.
+        public static let tooManyRequests = Code(.tooManyRequests)
         /// A byte range lies outside the file.
         public static let rangeNotSatisfiable = Code(.rangeNotSatisfiable)
         /// An upstream channel failed or answered with something unusable.
@@ -58,6 +62,8 @@ public struct SluiceError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var cause: (any Error)?
     public var location: String
+    /// For ``Code-swift.struct/tooManyRequests``: how many seconds the client should wait (sent as `Retry-After`).
+    public var retryAfter: Int?
 
     public init(
         _ code: Code,
@@ -95,5 +101,14 @@ extension SluiceError {
 
     public static func conflict(_ message: String, fileID: String = #fileID, line: Int = #line) -> SluiceError {
         SluiceError(.conflict, message, fileID: fileID, line: line)
+    }
+
+    /// A `.tooManyRequests` error telling the client to wait `retryAfter` seconds (at least 1).
+    public static func tooManyRequests(
+        _ message: String, retryAfter: Int, fileID: String = #fileID, line: Int = #line
+    ) -> SluiceError {
+        var error = SluiceError(.tooManyRequests, message, fileID: fileID, line: line)
+        error.retryAfter = max(1, retryAfter)
+        return error
     }
 }

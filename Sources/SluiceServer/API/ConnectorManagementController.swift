@@ -6,8 +6,8 @@ import SluiceCore
 /// The connector management API, shaped like ProGet's so that scripts port: create, list, get, update, delete.
 ///
 /// A connector is a named upstream conda channel that proxy feeds draw from (``Connector``). Responses never hold the
-/// password: `hasPassword` says whether one is set. Every route requires `Admin` (the caller wraps the group in
-/// ``AdminAuthenticationMiddleware``).
+/// password: `hasPassword` says whether one is set. Every route needs Administer (server-wide), checked with
+/// ``AccessControl``.
 struct ConnectorManagementController: Sendable {
     let services: SluiceServices
 
@@ -26,6 +26,7 @@ struct ConnectorManagementController: Sendable {
     /// the connector. Throws `.invalidInput` (400) for a bad field (see ``ConnectorRequest/apply(_:to:)``),
     /// `.conflict` (409) if the name is taken.
     @Sendable func create(request: Request, context: SluiceRequestContext) async throws -> Response {
+        try await services.access.require(.administer, feed: nil, identity: context.identity)
         let fields = try await RequestFields.read(from: request)
         let connector = try ConnectorRequest.newConnector(from: fields)
         try await services.metadata.createConnector(connector)
@@ -40,6 +41,7 @@ struct ConnectorManagementController: Sendable {
     /// `GET /api/management/connectors/list` → the array of connectors ordered by name, each with the `feeds` that
     /// use it.
     @Sendable func list(request: Request, context: SluiceRequestContext) async throws -> Response {
+        try await services.access.require(.administer, feed: nil, identity: context.identity)
         let connectors = try await services.metadata.connectors()
         let users = try await feedsByConnector()
         return JSONResponse.make(.array(connectors.map { $0.apiJSON(feeds: users[$0.name] ?? []) }))
@@ -49,6 +51,7 @@ struct ConnectorManagementController: Sendable {
     /// from the proxy engine (``ConnectorStatus``: health, circuit, last refresh and error, hit/miss counts,
     /// subdirs). Throws `.notFound` (404).
     @Sendable func get(request: Request, context: SluiceRequestContext) async throws -> Response {
+        try await services.access.require(.administer, feed: nil, identity: context.identity)
         let connector = try await existingConnector(context)
         let users = try await feedsByConnector()
         var object = connector.apiJSON(feeds: users[connector.name] ?? []).objectValue ?? [:]
@@ -62,6 +65,7 @@ struct ConnectorManagementController: Sendable {
     /// Partial: an absent field keeps its value; an absent `password` keeps the stored one, `"password": null` or
     /// `""` removes it. Throws `.notFound` (404), `.invalidInput` (400) for a bad field or a rename.
     @Sendable func update(request: Request, context: SluiceRequestContext) async throws -> Response {
+        try await services.access.require(.administer, feed: nil, identity: context.identity)
         var connector = try await existingConnector(context)
         let fields = try await RequestFields.read(from: request, allowEmpty: true)
         try ConnectorRequest.apply(fields, to: &connector)
@@ -82,6 +86,7 @@ struct ConnectorManagementController: Sendable {
     /// `{"deleted": name, "cachedFilesRemoved": n}`. Throws `.notFound` (404), `.conflict` (409) naming the feeds
     /// that still use it.
     @Sendable func delete(request: Request, context: SluiceRequestContext) async throws -> Response {
+        try await services.access.require(.administer, feed: nil, identity: context.identity)
         let name = try context.parameters.require("name")
         let cachedFiles = try await services.metadata.cachedFiles(connector: name)
         let snapshots = try await services.metadata.upstreamSnapshots(connector: name)

@@ -22,7 +22,9 @@ extension FeedManagementController {
     /// All or nothing: if a step fails, what the earlier steps created is deleted again before the error is returned.
     /// Throws `.invalidInput` (400) for a missing or bad field (as `connectors/create` and `feeds/create` check them,
     /// or the two feed names being equal), `.conflict` (409) when the connector or a feed name is taken.
+    /// Needs Administer (server-wide).
     @Sendable func createPair(request: Request, context: SluiceRequestContext) async throws -> Response {
+        try await services.access.require(.administer, feed: nil, identity: context.identity)
         let fields = try await RequestFields.read(from: request)
         guard let upstream = try fields.string("upstream"), !upstream.isEmpty else {
             throw SluiceError.invalidInput(

@@ -5,7 +5,9 @@ import SluiceCore
 
 /// The feed management API, shaped like ProGet's so that scripts port: create, list, get, update, delete.
 ///
-/// Every route requires `Admin` (the caller wraps it in ``AdminAuthenticationMiddleware``).
+/// Authorization (``AccessControl``): create, create-pair and delete need Administer (server-wide); update needs
+/// Manage Feed on the feed; list and get need View & Download on the feed (list shows only the feeds the caller may
+/// view).
 struct FeedManagementController: Sendable {
     let services: SluiceServices
 
@@ -25,6 +27,7 @@ struct FeedManagementController: Sendable {
     /// that contradicts the connectors; `.notFound` (404) naming a connector that does not exist; `.conflict` (409)
     /// if the name is taken.
     @Sendable func create(request: Request, context: SluiceRequestContext) async throws -> Response {
+        try await services.access.require(.administer, feed: nil, identity: context.identity)
         let fields = try await RequestFields.read(from: request)
         guard let name = try fields.string("name") else {
             throw SluiceError.invalidInput("'name' is required.")
@@ -49,14 +52,21 @@ struct FeedManagementController: Sendable {
         return JSONResponse.make(feed.apiJSON, status: .created)
     }
 
-    /// `GET /api/management/feeds/list` → the array of feeds, ordered by name.
+    /// `GET /api/management/feeds/list` → the array of feeds the caller may view, ordered by name. Throws
+    /// `.unauthenticated` (401) for an anonymous caller who may view none of the feeds.
     @Sendable func list(request: Request, context: SluiceRequestContext) async throws -> Response {
         let feeds = try await services.metadata.feeds()
-        return JSONResponse.make(.array(feeds.map(\.apiJSON)))
+        let names = feeds.map(\.name)
+        let viewable = try await services.access.viewableFeeds(names, identity: context.identity)
+        try services.access.requireSomeViewableFeed(viewable, among: names, identity: context.identity)
+        return JSONResponse.make(.array(feeds.filter { viewable.contains($0.name) }.map(\.apiJSON)))
     }
 
-    /// `GET /api/management/feeds/get/{name}` → the feed. Throws `.notFound` (404).
+    /// `GET /api/management/feeds/get/{name}` → the feed. Throws `.notFound` (404); 401/403 without View & Download
+    /// on it.
     @Sendable func get(request: Request, context: SluiceRequestContext) async throws -> Response {
+        try await services.access.require(
+            .viewDownload, feed: try context.parameters.require("name"), identity: context.identity)
         let feed = try await existingFeed(context)
         return JSONResponse.make(feed.apiJSON)
     }
@@ -67,6 +77,8 @@ struct FeedManagementController: Sendable {
     /// Throws `.notFound` (404) for the feed or a connector that does not exist, `.invalidInput` (400) when asked to
     /// change the name or type, for a connector named twice, or a `kind` that contradicts the connectors.
     @Sendable func update(request: Request, context: SluiceRequestContext) async throws -> Response {
+        try await services.access.require(
+            .manageFeed, feed: try context.parameters.require("name"), identity: context.identity)
         var feed = try await existingFeed(context)
         let fields = try await RequestFields.read(from: request, allowEmpty: true)
         if let name = try fields.string("name"), name != feed.name {
@@ -98,6 +110,7 @@ struct FeedManagementController: Sendable {
     /// `DELETE` or `POST /api/management/feeds/delete/{name}`: removes the feed, its package rows, its published
     /// repodata and the blobs no other feed uses → 200 `{"deleted": name}`. Throws `.notFound` (404).
     @Sendable func delete(request: Request, context: SluiceRequestContext) async throws -> Response {
+        try await services.access.require(.administer, feed: nil, identity: context.identity)
         let name = try context.parameters.require("name")
         var packages: [StoredPackage] = []
         for subdir in try await services.metadata.subdirs(feed: name) {

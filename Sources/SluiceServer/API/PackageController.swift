@@ -5,17 +5,18 @@ import SluiceCore
 
 /// The package API: upload, list and delete the files of a feed.
 ///
-/// `versions` and `cached` are anonymous (reads are); `upload` and `delete` require `Admin`.
+/// Authorization (``AccessControl``): `versions` and `cached` need View & Download on the feed, `upload` Publish
+/// Packages, `delete` Delete Packages.
 struct PackageController: Sendable {
     let services: SluiceServices
 
-    /// Adds the anonymous routes to `/api/packages`.
+    /// Adds the read routes to `/api/packages`.
     func addReadRoutes(to group: RouterGroup<SluiceRequestContext>) {
         group.get("{feed}/versions", use: versions)
         group.get("{feed}/cached", use: cached)
     }
 
-    /// Adds the routes that need `Admin` to `/api/packages` (already behind the authentication middleware).
+    /// Adds the routes that change a feed to `/api/packages`.
     func addWriteRoutes(to group: RouterGroup<SluiceRequestContext>) {
         group.put("{feed}/upload/{filename}", use: upload)
         group.post("{feed}/delete", use: delete)
@@ -26,6 +27,7 @@ struct PackageController: Sendable {
     @Sendable func upload(request: Request, context: SluiceRequestContext) async throws -> Response {
         let feed = try context.parameters.require("feed")
         let filename = try context.parameters.require("filename")
+        try await services.access.require(.publishPackages, feed: feed, identity: context.identity)
         return try await PackageUploader(services: services).upload(
             request: request, context: context, feed: feed, filename: filename, expectedSubdir: nil)
     }
@@ -34,7 +36,7 @@ struct PackageController: Sendable {
     /// file name: `[{"name","version","build","subdir","filename","sha256","md5","size","uploadedAt","uploadedBy"}]`.
     /// Throws `.notFound` (404) for an unknown feed.
     @Sendable func versions(request: Request, context: SluiceRequestContext) async throws -> Response {
-        let feed = try await existingFeed(context)
+        let feed = try await existingFeed(context, requiring: .viewDownload)
         let packages: [StoredPackage]
         if let name = request.uri.queryParameters.get("name"), !name.isEmpty {
             packages = try await services.metadata.packages(feed: feed.name, name: name)
@@ -50,7 +52,7 @@ struct PackageController: Sendable {
     /// `[{"connector","subdir","filename","sha256","size","cachedAt","lastAccessedAt"}]`.
     /// Throws `.notFound` (404) for an unknown feed, `.invalidInput` (400) for a hosted feed (it has no connectors).
     @Sendable func cached(request: Request, context: SluiceRequestContext) async throws -> Response {
-        let feed = try await existingFeed(context)
+        let feed = try await existingFeed(context, requiring: .viewDownload)
         guard !feed.connectors.isEmpty else {
             throw SluiceError.invalidInput(
                 "Feed '\(feed.name)' is a hosted feed: it has no connectors, so nothing is cached from an upstream. "
@@ -69,7 +71,7 @@ struct PackageController: Sendable {
     /// Throws `.notFound` (404) for an unknown feed or when nothing matches, `.invalidInput` (400) for a body that
     /// names neither a file name nor a name and version.
     @Sendable func delete(request: Request, context: SluiceRequestContext) async throws -> Response {
-        let feed = try await existingFeed(context)
+        let feed = try await existingFeed(context, requiring: .deletePackages)
         let fields = try await RequestFields.read(from: request)
         let subdir = try fields.string("subdir").flatMap { $0.isEmpty ? nil : $0 }
         var matches: [StoredPackage]
@@ -133,8 +135,11 @@ struct PackageController: Sendable {
         return JSONResponse.make(.object(["deleted": .array(sorted.map(\.apiJSON))]))
     }
 
-    private func existingFeed(_ context: SluiceRequestContext) async throws -> Feed {
+    /// The feed of the route, after checking that the caller has `task` on it (so an unknown feed is a 404 only to
+    /// those who may see it).
+    private func existingFeed(_ context: SluiceRequestContext, requiring task: SecurityTask) async throws -> Feed {
         let name = try context.parameters.require("feed")
+        try await services.access.require(task, feed: name, identity: context.identity)
         guard let feed = try await services.metadata.feed(named: name) else {
             throw SluiceError.notFound("There is no feed named '\(name)'.")
         }

@@ -46,14 +46,14 @@ public struct ChannelPath: Hashable, Sendable {
         var lowestDepthAfterPop = Int.max
         for rawSegment in rawPath.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
             guard let segment = percentDecode(rawSegment) else {
-                throw .notFound("The path '\(rawPath)' is not a valid channel path.")
+                throw .notFound("The path '\(redacted(rawPath))' is not a valid channel path.")
             }
             switch segment {
             case "", ".":
                 continue
             case "..":
                 guard !stack.isEmpty else {
-                    throw .notFound("The path '\(rawPath)' leaves the channel.")
+                    throw .notFound("The path '\(redacted(rawPath))' leaves the channel.")
                 }
                 stack.removeLast()
                 lowestDepthAfterPop = min(lowestDepthAfterPop, stack.count)
@@ -75,10 +75,11 @@ public struct ChannelPath: Hashable, Sendable {
             feedIndex = 3
         } else {
             throw .notFound(
-                "The path '\(rawPath)' does not name a feed; channel URLs look like /conda/<feed>/<subdir>/<file>.")
+                "The path '\(redacted(rawPath))' does not name a feed; channel URLs look like "
+                    + "/conda/<feed>/<subdir>/<file>.")
         }
         guard lowestDepthAfterPop > feedIndex else {
-            throw .notFound("The path '\(rawPath)' leaves its feed.")
+            throw .notFound("The path '\(redacted(rawPath))' leaves its feed.")
         }
 
         let feed = stack[feedIndex]
@@ -94,6 +95,16 @@ public struct ChannelPath: Hashable, Sendable {
             target = .other(rest.joined(separator: "/"))
         }
         return ChannelPath(token: token, feed: feed, target: target)
+    }
+
+    /// `path` with the segment after every `t` segment replaced by `***`, for messages and logs: a conda token
+    /// (`/t/<key>/`) is a credential and never leaves the server in an answer.
+    public static func redacted(_ path: String) -> String {
+        var segments = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        for index in segments.indices.dropLast() where percentDecode(segments[index].utf8) == "t" {
+            segments[index + 1] = "***"
+        }
+        return segments.joined(separator: "/")
     }
 
     /// Decodes `%XX` escapes of one path segment; nil when an escape is malformed, the result is not UTF-8, or it

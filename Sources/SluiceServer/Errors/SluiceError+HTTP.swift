@@ -17,6 +17,7 @@ extension SluiceError: HTTPResponseError {
         case .payloadTooLarge: .contentTooLarge
         case .unauthenticated: .unauthorized
         case .forbidden: .forbidden
+        case .tooManyRequests: .tooManyRequests
         case .rangeNotSatisfiable: .rangeNotSatisfiable
         case .upstreamUnavailable: .badGateway
         case .upstreamTimeout: .gatewayTimeout
@@ -24,12 +25,16 @@ extension SluiceError: HTTPResponseError {
         }
     }
 
-    /// The header fields that go with the status: `WWW-Authenticate: Basic realm="Sluice"` on 401.
+    /// The header fields that go with the status: `WWW-Authenticate: Basic realm="Sluice"` on 401, `Retry-After` on
+    /// 429.
     public var headers: HTTPFields {
         var fields = HTTPFields()
         fields[.contentType] = "application/json; charset=utf-8"
         if code == .unauthenticated {
             fields[.wwwAuthenticate] = #"Basic realm="Sluice""#
+        }
+        if code == .tooManyRequests {
+            fields[.retryAfter] = String(retryAfter ?? 60)
         }
         return fields
     }

@@ -1,28 +1,29 @@
 import SluiceCore
 
-/// Decides whether a user may promote packages from one feed to another.
+/// Decides whether an identity may promote packages from one feed to another.
 ///
-/// SEAM for the security issue's "Promote Packages" task: until it lands, the promotion routes sit behind the
-/// `Admin`-only ``AdminAuthenticationMiddleware`` and ``AdminOnlyPromotionAuthorizer`` only checks that a user was
-/// authenticated. A feed-scoped implementation (privileges per feed, API keys) replaces it in ``PromotionController``
-/// and may then be registered outside the admin group.
+/// The rule of the security contract is ``AccessControlPromotionAuthorizer``: Promote Packages on the *source* feed,
+/// as in ProGet, where a group gets Promote Packages on `unapproved-conda`.
 public protocol PromotionAuthorizer: Sendable {
-    /// Returns normally when `user` may promote from `fromFeed` into `toFeed`.
-    /// - Throws: `SluiceError.unauthenticated` (401) without a user, `.forbidden` (403) when the user lacks the
-    ///   privilege.
-    func authorizePromotion(user: String?, fromFeed: String, toFeed: String) async throws
+    /// Returns normally when `identity` may promote from `fromFeed` into `toFeed`.
+    /// - Throws: `SluiceError.unauthenticated` (401) for an anonymous identity that may not, `.forbidden` (403)
+    ///   naming the missing task and feed otherwise.
+    func authorizePromotion(identity: Identity, fromFeed: String, toFeed: String) async throws
 }
 
-/// The rule until the security issue lands: any authenticated user may promote, and the only user the admin
-/// middleware lets through is `Admin`.
-public struct AdminOnlyPromotionAuthorizer: PromotionAuthorizer {
-    /// Creates the authorizer.
-    public init() {}
+/// Promotion needs Promote Packages on the source feed (``AccessControl``). It is not also asked for View & Download
+/// there: the seed's step grants a group Promote Packages on `unapproved-conda` and nothing else, and its members
+/// must be able to promote (Promote Packages lets them read what they promote, as ProGet's task does).
+public struct AccessControlPromotionAuthorizer: PromotionAuthorizer {
+    let access: AccessControl
 
-    /// Throws `.unauthenticated` when no user was authenticated.
-    public func authorizePromotion(user: String?, fromFeed: String, toFeed: String) async throws {
-        guard user != nil else {
-            throw SluiceError(.unauthenticated, "Promoting packages requires signing in as Admin.")
-        }
+    /// Creates the authorizer over `access`.
+    public init(access: AccessControl) {
+        self.access = access
+    }
+
+    /// Throws what ``AccessControl/require(_:feed:identity:)`` throws for Promote Packages on `fromFeed`.
+    public func authorizePromotion(identity: Identity, fromFeed: String, toFeed: String) async throws {
+        try await access.require(.promotePackages, feed: fromFeed, identity: identity)
     }
 }

@@ -9,15 +9,20 @@ import SluiceCore
 /// - `POST /api/promotions/promote-environment` promotes every file an environment file lists, all or nothing;
 /// - `GET /api/promotions/list` lists the history.
 ///
-/// All three are registered behind the `Admin` authentication middleware; ``PromotionAuthorizer`` is the seam where
-/// the security issue's "Promote Packages" privilege plugs in.
+/// Promoting needs Promote Packages on the source feed (``PromotionAuthorizer``, by default
+/// ``AccessControlPromotionAuthorizer``); the history shows only promotions between feeds the caller may view.
 struct PromotionController: Sendable {
     let services: SluiceServices
-    var authorizer: any PromotionAuthorizer = AdminOnlyPromotionAuthorizer()
+    /// Who may promote; nil → ``AccessControlPromotionAuthorizer`` over `services.access`.
+    var authorizer: (any PromotionAuthorizer)? = nil
+
+    private var promotionAuthorizer: any PromotionAuthorizer {
+        authorizer ?? AccessControlPromotionAuthorizer(access: services.access)
+    }
 
     private var service: PromotionService { PromotionService(services: services) }
 
-    /// Adds the routes to `group` (`/api/promotions`, already behind the authentication middleware).
+    /// Adds the routes to `group` (`/api/promotions`).
     func addRoutes(to group: RouterGroup<SluiceRequestContext>) {
         group.post("promote", use: promote)
         group.post("promote-environment", use: promoteEnvironment)
@@ -46,7 +51,8 @@ struct PromotionController: Sendable {
         let subdir = try Self.optional(fields, "subdir")
         let build = try Self.optional(fields, "build")
         let filename = try Self.optional(fields, "filename")
-        try await authorizer.authorizePromotion(user: context.userName, fromFeed: fromName, toFeed: toName)
+        try await promotionAuthorizer.authorizePromotion(
+            identity: context.identity, fromFeed: fromName, toFeed: toName)
         let (from, to) = try await service.feeds(from: fromName, to: toName)
 
         let subdirs: [String]
@@ -129,7 +135,8 @@ struct PromotionController: Sendable {
         let text = try Self.required(fields, "environment")
         let comments = try fields.string("comments") ?? ""
         let dryRun = try fields.bool("dryRun") ?? false
-        try await authorizer.authorizePromotion(user: context.userName, fromFeed: fromName, toFeed: toName)
+        try await promotionAuthorizer.authorizePromotion(
+            identity: context.identity, fromFeed: fromName, toFeed: toName)
         let (from, to) = try await service.feeds(from: fromName, to: toName)
         let environment = try EnvironmentFile.parse(text)
 
@@ -262,18 +269,34 @@ struct PromotionController: Sendable {
 
     // MARK: History
 
-    /// `GET /api/promotions/list?fromFeed=&toFeed=&package=&version=` → the history, newest first, grouped by package
-    /// and version: `[{"name","packageName","version","promotions":[{"id","kind","fromFeed","toFeed","date","user",
-    /// "comments","files":[{"id","subdir","filename","build","sha256"}]}]}]`. One promotion is one call (its `id` is
+    /// `GET /api/promotions/list?fromFeed=&toFeed=&package=&version=` → the history of the feeds the caller may view
+    /// (View & Download on both feeds of a promotion), newest first, grouped by package and version:
+    /// `[{"name","packageName","version","promotions":[{"id","kind","fromFeed","toFeed","date","user","comments","files":[{"id","subdir","filename","build","sha256"}]}]}]`. One promotion is one call (its `id` is
     /// its batch's); `kind` is `promote`, or `delete` for a file removed from `toFeed` (`fromFeed` null then).
     @Sendable func list(request: Request, context: SluiceRequestContext) async throws -> Response {
         func query(_ key: String) -> String? {
             guard let value = request.uri.queryParameters.get(key), !value.isEmpty else { return nil }
             return value
         }
-        let records = try await services.metadata.promotions(
+        let access = services.access
+        for feed in [query("fromFeed"), query("toFeed")].compactMap({ $0 }) {
+            try await access.require(.viewDownload, feed: feed, identity: context.identity)
+        }
+        let allRecords = try await services.metadata.promotions(
             fromFeed: query("fromFeed"), toFeed: query("toFeed"), package: query("package"),
             version: query("version"))
+        // Only promotions between feeds the caller may view (an anonymous caller who may view nothing is asked to
+        // sign in).
+        var feedNames = Set(try await services.metadata.feeds().map(\.name))
+        for record in allRecords {
+            feedNames.insert(record.toFeed)
+            if let fromFeed = record.fromFeed { feedNames.insert(fromFeed) }
+        }
+        let viewable = try await access.viewableFeeds(feedNames, identity: context.identity)
+        try access.requireSomeViewableFeed(viewable, among: feedNames, identity: context.identity)
+        let records = allRecords.filter { record in
+            viewable.contains(record.toFeed) && (record.fromFeed.map(viewable.contains) ?? true)
+        }
         struct GroupKey: Hashable {
             var name: String
             var version: String

@@ -11,8 +11,9 @@ import Synchronization
 
 @testable import SluiceServer
 
-/// A Sluice router over memory stores, with an `Admin` user whose password is ``adminPassword``, and a private
-/// temporary folder for uploads. Tests run against it without sockets (`.router`).
+/// A Sluice router over memory stores, with an `Admin` user whose password is ``adminPassword``, the default
+/// privileges of a new install (Admin administers, Anonymous views; `anonymousView: false` removes the latter), and a
+/// private temporary folder for uploads. Tests run against it without sockets (`.router`).
 struct TestServer: Sendable {
     static let adminPassword = "test-admin-password-0123456789"
 
@@ -21,9 +22,13 @@ struct TestServer: Sendable {
     let blobs: MemoryBlobStore
     let folder: URL
 
-    /// Builds a server; `configure` may change the configuration (e.g. `uploads.maxSize`).
+    /// Builds a server; `configure` may change the configuration (e.g. `uploads.maxSize`), `access` the security
+    /// options (rate limits), `logger` receives what the server logs.
     static func make(
         blobs: (any BlobStore)? = nil,
+        anonymousView: Bool = true,
+        access: AccessControl.Configuration = .init(),
+        logger: Logger = Logger(label: "sluice.test"),
         configure: (inout SluiceConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         var configuration = SluiceConfiguration()
@@ -35,17 +40,26 @@ struct TestServer: Sendable {
         // Cost 4 keeps the tests fast; verification works the same for every cost.
         try await metadata.createUser(
             User(name: "Admin", passwordHash: Bcrypt.hash(adminPassword, cost: 4)))
+        try await SecurityBootstrap.installDefaults(security: metadata, logger: logger)
+        if !anonymousView {
+            for privilege in await metadata.privileges() where privilege.principal == .anonymous {
+                await metadata.removePrivilege(id: privilege.id)
+            }
+        }
         let services = try SluiceServices(
             configuration: configuration, metadata: metadata, blobs: blobs ?? memoryBlobs,
             temporaryDirectory: folder.appendingPathComponent("tmp", isDirectory: true),
-            logger: Logger(label: "sluice.test"))
-        return TestServer(services: services, metadata: metadata, blobs: memoryBlobs, folder: folder)
+            accessConfiguration: access, logger: logger)
+        return TestServer(
+            services: services, metadata: metadata, blobs: memoryBlobs, folder: folder, logger: logger)
     }
+
+    let logger: Logger
 
     /// Runs `body` with a router test client, then removes the temporary folder.
     func test<Value: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
         defer { try? FileManager.default.removeItem(at: folder) }
-        let app = Application(router: buildRouter(services: services, logger: Logger(label: "sluice.test")))
+        let app = Application(router: buildRouter(services: services, logger: logger), logger: logger)
         return try await app.test(.router, body)
     }
 
@@ -142,9 +156,11 @@ final class CapturingLogHandler: LogHandler, Sendable {
     }
 
     let storage: Storage
+    /// Metadata attached to the logger (Hummingbird adds the request id this way); kept so it is searched too.
+    private let attached = Mutex<Logger.Metadata>([:])
     var metadata: Logger.Metadata {
-        get { [:] }
-        set {}
+        get { attached.withLock { $0 } }
+        set { attached.withLock { $0 = newValue } }
     }
     var logLevel: Logger.Level {
         get { .trace }
@@ -155,13 +171,16 @@ final class CapturingLogHandler: LogHandler, Sendable {
         self.storage = storage
     }
 
-    subscript(metadataKey _: String) -> Logger.Metadata.Value? {
-        get { nil }
-        set {}
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { attached.withLock { $0[key] } }
+        set { attached.withLock { $0[key] = newValue } }
     }
 
+    /// Keeps `level: message` followed by the event's and the logger's metadata, if any.
     func log(event: LogEvent) {
-        storage.lines.withLock { $0.append("\(event.level): \(event.message)") }
+        let all = metadata.merging(event.metadata ?? [:]) { $1 }
+        let suffix = all.isEmpty ? "" : " \(all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })"
+        storage.lines.withLock { $0.append("\(event.level): \(event.message)\(suffix)") }
     }
 
     static func logger() -> (Logger, Storage) {

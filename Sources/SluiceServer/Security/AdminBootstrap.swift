@@ -19,12 +19,12 @@ public enum AdminBootstrap {
     public static func ensureAdminUser(
         metadata: any MetadataStore, initialPassword: String?, logger: Logger, bcryptCost: UInt8 = bcryptCost
     ) async throws -> Bool {
-        if try await metadata.user(named: AdminAuthenticator.adminUserName) != nil { return false }
+        if try await metadata.user(named: SecurityBootstrap.adminUserName) != nil { return false }
         let password = initialPassword ?? generatePassword()
         let hash = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: bcryptCost) }
         do {
             try await metadata.createUser(
-                User(name: AdminAuthenticator.adminUserName, displayName: "Administrator", passwordHash: hash))
+                User(name: SecurityBootstrap.adminUserName, displayName: "Administrator", passwordHash: hash))
         } catch let error as SluiceError where error.code == .conflict {
             return false
         }
