@@ -152,6 +152,25 @@ class SluiceServer:
             )
         return result
 
+    def cli_as(
+        self, user: str, password: str, *args: str, check: bool = True, timeout: float = 120,
+        stdin: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Runs `sluice ARGS...` against this server signed in as `user` (HTTP Basic from SLUICE_USER and
+        SLUICE_PASSWORD) instead of Admin."""
+        environment = clean_environment(SLUICE_URL=self.url, SLUICE_USER=user, SLUICE_PASSWORD=password)
+        input_options = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
+        result = subprocess.run(
+            [str(self.binary), *args], capture_output=True, text=True, env=environment, timeout=timeout,
+            **input_options,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"sluice {' '.join(args)} (as {user}) exited {result.returncode}\nstdout:\n{result.stdout}\n"
+                f"stderr:\n{result.stderr}"
+            )
+        return result
+
     def create_feed(self, name: str, description: str | None = None) -> None:
         body = {"name": name, "feedType": "conda"}
         if description is not None:
