@@ -117,7 +117,6 @@ struct ChannelRouterTests {
             "/conda/nope/channeldata.json",
             "/conda/f/win-64/repodata.json",  // platform subdir without packages
             "/conda/f/osx-arm64/repodata.json.zst",
-            "/conda/f/noarch/repodata_shards.msgpack.zst",  // shards come later
             "/conda/f/noarch/shards/0123abcd.msgpack.zst",
             "/conda/f/noarch/./shards/0123abcd.msgpack.zst",
             "/conda/f/noarch/repodata.jlap",

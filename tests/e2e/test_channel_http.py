@@ -112,7 +112,7 @@ def test_missing_things_are_clean_404s(server: SluiceServer, hosted_feed) -> Non
     for path in (
         "win-64/repodata.json",  # a platform subdir without packages
         "linux-aarch64/repodata.json.zst",
-        "linux-64/repodata_shards.msgpack.zst",  # shards come later
+        f"noarch/shards/{'0' * 64}.msgpack.zst",  # a shard no index names
         "noarch/no-such-package-1.0-0.conda",
         "not-a-subdir/repodata.json",
         "noarch/index.html",
