@@ -24,12 +24,19 @@ public actor MemoryMetadataStore: MetadataStore {
 
     private var feedsByName: [String: Feed] = [:]
     private var packagesByKey: [PackageKey: StoredPackage] = [:]
-    private var usersByName: [String: User] = [:]
+    /// Users by lowercased name (internal: `MemoryMetadataStore+Security.swift` lists and deletes them).
+    var usersByName: [String: User] = [:]
     private var connectorsByName: [String: Connector] = [:]
     private var snapshotsByKey: [UpstreamKey: UpstreamSnapshotRow] = [:]
     private var cachedFilesByKey: [CachedFileKey: CachedUpstreamFile] = [:]
     /// The promotion history, oldest first (ids increase by one from 1).
     private var history: [PromotionRecord] = []
+    /// Shard archive rows (``ShardRetentionStore``, in `MemoryMetadataStore+Shards.swift`).
+    var publishedShardsByKey: [PublishedShardKey: PublishedShard] = [:]
+    /// Groups, privileges, API keys, events and the revision (see `MemoryMetadataStore+Security.swift`).
+    var security = MemorySecurityState()
+    /// Advisories, mappings, policies, exceptions and switches (see `MemoryMetadataStore+Compliance.swift`).
+    var compliance = MemoryComplianceState()
 
     /// Creates an empty store.
     public init() {}
@@ -79,6 +86,7 @@ public actor MemoryMetadataStore: MetadataStore {
     public func deleteFeed(named name: String) -> Bool {
         guard feedsByName.removeValue(forKey: name) != nil else { return false }
         packagesByKey = packagesByKey.filter { $0.key.feed != name }
+        compliance.removeFeed(name)
         return true
     }
 
@@ -337,6 +345,7 @@ public actor MemoryMetadataStore: MetadataStore {
             throw SluiceError.conflict("A user named '\(user.name)' exists already.")
         }
         usersByName[key] = Self.normalized(user)
+        security.revision += 1
     }
 
     /// The user with this name (case-insensitive), or nil. Its `name` is the lowercased name.
@@ -351,6 +360,7 @@ public actor MemoryMetadataStore: MetadataStore {
             throw SluiceError.notFound("There is no user named '\(user.name)'.")
         }
         usersByName[key] = Self.normalized(user)
+        security.revision += 1
     }
 
     /// Always answers: memory does not fail.

@@ -128,6 +128,173 @@ extension SQLMetadataStore {
                 .column("name").column("version").run()
             try await database.create(index: "promotions_name").on("promotions").column("name").column("version").run()
         },
+        SQLMigration(
+            version: 4,
+            summary: "security: groups, memberships, privileges, api_keys, security_events, security_revision"
+        ) { database in
+            // Groups: `name_key` is the lowercased name (names compare case-insensitively), `name` keeps the spelling.
+            try await database.create(table: "user_groups")
+                .column("name_key", type: .text, .primaryKey(autoIncrement: false))
+                .column("name", type: .text, .notNull)
+                .column("description", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .run()
+            try await database.create(table: "group_members")
+                .column("group_key", type: .text, .notNull)
+                .column("user_name", type: .text, .notNull)
+                .primaryKey("group_key", "user_name")
+                .foreignKey(
+                    ["group_key"], references: "user_groups", ["name_key"], onDelete: .cascade, onUpdate: .cascade
+                )
+                .foreignKey(["user_name"], references: "users", ["name"], onDelete: .cascade, onUpdate: .cascade)
+                .run()
+            try await database.create(index: "group_members_user_name").on("group_members").column("user_name").run()
+            // Privileges: `principal_key` is the lowercased user/group name ('' for the virtual principals) and
+            // `feed_key` the feed ('' for all feeds), so that the unique constraint keeps identical privileges single.
+            try await database.create(table: "privileges")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: false))
+                .column("principal_kind", type: .text, .notNull)
+                .column("principal_name", type: .text)
+                .column("principal_key", type: .text, .notNull)
+                .column("task", type: .text, .notNull)
+                .column("feed", type: .text)
+                .column("feed_key", type: .text, .notNull)
+                .column("is_restriction", type: .custom(SQLRaw("BOOLEAN")), .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("created_by", type: .text)
+                .unique("principal_kind", "principal_key", "task", "feed_key", "is_restriction")
+                .run()
+            // API keys: only the sha256 of the text. A personal key goes with its user (user_name is NULL otherwise).
+            try await database.create(table: "api_keys")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: false))
+                .column("kind", type: .text, .notNull)
+                .column("display_name", type: .text, .notNull)
+                .column("description", type: .text, .notNull)
+                .column("key_hash", type: .text, .notNull)
+                .column("feeds_json", type: .text, .notNull)
+                .column("tasks_json", type: .text, .notNull)
+                .column("user_name", type: .text)
+                .column("expires_at", type: .bigint)
+                .column("created_at", type: .bigint, .notNull)
+                .column("created_by", type: .text)
+                .column("last_used_at", type: .bigint)
+                .unique("key_hash")
+                .foreignKey(["user_name"], references: "users", ["name"], onDelete: .cascade, onUpdate: .cascade)
+                .run()
+            try await database.create(index: "api_keys_user_name").on("api_keys").column("user_name").run()
+            try await database.create(table: "security_events")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: false))
+                .column("kind", type: .text, .notNull)
+                .column("actor", type: .text)
+                .column("subject", type: .text)
+                .column("detail", type: .text, .notNull)
+                .column("remote_address", type: .text)
+                .column("at", type: .bigint, .notNull)
+                .run()
+            try await database.create(index: "security_events_kind").on("security_events").column("kind").column("id")
+                .run()
+            // One row (id 1): bumped in the transaction of every change of users, groups, privileges and keys.
+            try await database.create(table: "security_revision")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: false))
+                .column("revision", type: .bigint, .notNull)
+                .run()
+            try await database.insert(into: "security_revision").columns("id", "revision")
+                .values(SQLBind(Int64(1)), SQLBind(Int64(0))).run()
+            // The last id given per table, so that ids are never reused (SQLite's rowid would reuse a deleted last id).
+            try await database.create(table: "security_sequences")
+                .column("name", type: .text, .primaryKey(autoIncrement: false))
+                .column("last_value", type: .bigint, .notNull)
+                .run()
+            let sequences = database.insert(into: "security_sequences").columns("name", "last_value")
+            for table in ["privileges", "api_keys", "security_events"] {
+                sequences.values(SQLBind(table), SQLBind(Int64(0)))
+            }
+            try await sequences.run()
+            // createUser/updateUser predate the revision: triggers bump it in their transactions.
+            for statement in try SQLMetadataStore.userRevisionTriggers(dialect: database.dialect.name) {
+                try await database.execute(sql: SQLRaw(statement)) { _ in }
+            }
+        },
+        SQLMigration(version: 5, summary: "published_shards (the shard archive)") { database in
+            // No foreign key to feeds: rows outlive a deleted feed until they expire, so the collector still finds
+            // (and removes) their shard files. Not a blob reference: shards live in a store of their own.
+            try await database.create(table: "published_shards")
+                .column("feed", type: .text, .notNull)
+                .column("subdir", type: .text, .notNull)
+                .column("sha256", type: .text, .notNull)
+                .column("first_published_at", type: .bigint, .notNull)
+                .column("last_published_at", type: .bigint, .notNull)
+                .primaryKey("feed", "subdir", "sha256")
+                .run()
+            try await database.create(index: "published_shards_sha256").on("published_shards").column("sha256").run()
+            try await database.create(index: "published_shards_last_published_at").on("published_shards")
+                .column("last_published_at").run()
+        },
+        SQLMigration(
+            version: 6,
+            summary: "compliance: advisories, advisory_imports, package_name_mappings, feed_compliance, "
+                + "compliance_exceptions, compliance_settings"
+        ) { database in
+            // OSV advisories as canonical JSON (sorted keys), so an import compares text to find changes.
+            try await database.create(table: "advisories")
+                .column("id", type: .text, .primaryKey(autoIncrement: false))
+                .column("advisory_json", type: .text, .notNull)
+                .column("source", type: .text, .notNull)
+                .column("imported_at", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .run()
+            try await database.create(table: "advisory_imports")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: false))
+                .column("source", type: .text, .notNull)
+                .column("imported_at", type: .bigint, .notNull)
+                .column("imported_by", type: .text)
+                .column("added", type: .bigint, .notNull)
+                .column("updated", type: .bigint, .notNull)
+                .column("unchanged", type: .bigint, .notNull)
+                .column("skipped", type: .bigint, .notNull)
+                .run()
+            // Keys are the PEP 503-normalised names; the names keep the spelling given.
+            try await database.create(table: "package_name_mappings")
+                .column("pypi_key", type: .text, .notNull)
+                .column("conda_key", type: .text, .notNull)
+                .column("pypi_name", type: .text, .notNull)
+                .column("conda_name", type: .text, .notNull)
+                .primaryKey("pypi_key", "conda_key")
+                .run()
+            // A feed's own policy (NULL: the global one applies) and its "block noncompliant packages" switch.
+            try await database.create(table: "feed_compliance")
+                .column("feed", type: .text, .primaryKey(autoIncrement: false))
+                .column("policy_json", type: .text)
+                .column("block_noncompliant", type: .custom(SQLRaw("BOOLEAN")), .notNull)
+                .foreignKey(["feed"], references: "feeds", ["name"], onDelete: .cascade, onUpdate: .cascade)
+                .run()
+            // feed NULL: the exception applies to every feed.
+            try await database.create(table: "compliance_exceptions")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: false))
+                .column("feed", type: .text)
+                .column("package_pattern", type: .text, .notNull)
+                .column("version_spec", type: .text)
+                .column("reason", type: .text, .notNull)
+                .column("expires_at", type: .bigint)
+                .column("created_at", type: .bigint, .notNull)
+                .column("created_by", type: .text)
+                .foreignKey(["feed"], references: "feeds", ["name"], onDelete: .cascade, onUpdate: .cascade)
+                .run()
+            try await database.create(index: "compliance_exceptions_feed").on("compliance_exceptions").column("feed")
+                .run()
+            // One row (id 1): the global policy, the revision (bumped by every change) and the id sequences.
+            try await database.create(table: "compliance_settings")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: false))
+                .column("global_policy_json", type: .text, .notNull)
+                .column("revision", type: .bigint, .notNull)
+                .column("last_import_id", type: .bigint, .notNull)
+                .column("last_exception_id", type: .bigint, .notNull)
+                .run()
+            try await database.insert(into: "compliance_settings")
+                .columns("id", "global_policy_json", "revision", "last_import_id", "last_exception_id")
+                .values(SQLBind(Int64(1)), SQLBind("{}"), SQLBind(Int64(0)), SQLBind(Int64(0)), SQLBind(Int64(0)))
+                .run()
+        },
     ]
 
     /// Creates `schema_migrations` if needed and applies, in the same transaction, every migration whose version is not
