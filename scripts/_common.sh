@@ -45,15 +45,20 @@ ensure_build_dependencies() {
     ensure_apt_packages libzstd-dev libbz2-dev zlib1g-dev
 }
 
-# The Python environment of the end-to-end tests and the benchmark: .venv with py-rattler, pytest, requests and
-# zstandard (to check .zst repodata).
+# The headless browser of the web UI test (tests/browser): Debian's Chromium and its chromedriver.
+ensure_browser_dependencies() {
+    ensure_apt_packages chromium chromium-driver
+}
+
+# The Python environment of the end-to-end tests and the benchmark: .venv with py-rattler, pytest, requests,
+# zstandard (to check .zst repodata) and selenium (drives Chromium in the web UI test).
 SLUICE_VENV="$SLUICE_ROOT/.venv"
 ensure_python_venv() {
     local python="$SLUICE_VENV/bin/python"
     if [ -x "$python" ] && "$python" - <<'PY' 2>/dev/null
 import importlib.metadata as m
 assert m.version("py-rattler") == "0.28.0"
-import pytest, requests, zstandard, rattler  # noqa: F401
+import pytest, requests, zstandard, rattler, selenium  # noqa: F401
 PY
     then
         return 0
@@ -64,5 +69,5 @@ PY
     log "Creating the Python environment in .venv"
     python3 -m venv "$SLUICE_VENV"
     "$SLUICE_VENV/bin/pip" install --quiet --disable-pip-version-check \
-        "py-rattler==0.28.0" pytest requests zstandard
+        "py-rattler==0.28.0" pytest requests zstandard selenium
 }
