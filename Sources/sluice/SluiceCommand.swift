@@ -16,6 +16,14 @@ struct SluiceCommand: AsyncParsableCommand {
             ConnectorsCommand.self,
             PackagesCommand.self,
             PromoteCommand.self,
+            UsersCommand.self,
+            GroupsCommand.self,
+            PermissionsCommand.self,
+            AnonymousAccessCommand.self,
+            APIKeysCommand.self,
+            EventsCommand.self,
+            VulnerabilitiesCommand.self,
+            ComplianceCommand.self,
             VersionCommand.self,
         ]
     )

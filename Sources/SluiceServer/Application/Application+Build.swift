@@ -7,56 +7,67 @@ import ServiceLifecycle
 import SluiceCore
 import SluiceStorage
 
-/// Builds the router of a Sluice server over `services`: health, the management and package APIs, and the conda
-/// channel. Tests use it with memory stores and `app.test(.router)`.
+/// Builds the router of a Sluice server over `services`: health, the management and package APIs, security
+/// management, and the conda channel. Tests use it with memory stores and `app.test(.router)`.
 ///
 /// The wrappers, outermost first, and why in this order:
 /// 1. ``SluiceErrorMiddleware`` on the whole router, so that every error, including those of the authentication
-///    middleware and Hummingbird's own 404, leaves as one JSON error shape (and unknown errors are logged once);
-/// 2. ``AdminAuthenticationMiddleware`` only on the `/api` routes that change state; reads (`/health`,
-///    `GET /api/packages/{feed}/versions`, `/conda/**`) stay anonymous. The conda-native upload route lives in the
-///    channel controller, so its handler authenticates itself with the same ``AdminAuthenticator``.
+///    middleware (401, 429) and Hummingbird's own 404, leaves as one JSON error shape (and unknown errors are
+///    logged once);
+/// 2. ``AuthenticationMiddleware`` on the whole router too, so that every route — channel and API alike — sees who
+///    is asking in `context.identity` (anonymous without credentials). It only authenticates; it sits inside the
+///    error middleware so that its 401/429 get the JSON shape and the `WWW-Authenticate`/`Retry-After` headers.
+/// 3. Authorization is per handler: each one calls `services.access.require(task, feed:, identity:)` for the task
+///    the contract gives it (view on `/conda/<feed>/**`, publish for uploads, administer for connectors, ...), since
+///    only the handler knows the feed. `/health` asks for nothing.
 public func buildRouter(services: SluiceServices, logger: Logger) -> Router<SluiceRequestContext> {
     let router = Router(context: SluiceRequestContext.self)
     router.add(middleware: SluiceErrorMiddleware())
+    router.add(middleware: AuthenticationMiddleware(access: services.access))
 
     HealthController(services: services).addRoutes(to: router)
 
+    let api = router.group("api")
     let packages = PackageController(services: services)
-    packages.addReadRoutes(to: router.group("api/packages"))
+    packages.addReadRoutes(to: api.group("packages"))
+    packages.addWriteRoutes(to: api.group("packages"))
+    FeedManagementController(services: services).addRoutes(to: api.group("management/feeds"))
+    ConnectorManagementController(services: services).addRoutes(to: api.group("management/connectors"))
+    PromotionController(services: services).addRoutes(to: api.group("promotions"))
+    SecurityManagementController(services: services).addRoutes(to: router.group("api/security"))
+    APIKeyController(services: services).addRoutes(to: router.group("api/api-keys"))
+    EventLogController(services: services).addRoutes(to: router.group("api/events"))
+    ComplianceController(services: services).addRoutes(to: router.group("api/compliance"))
 
-    let adminAPI = router.group("api").add(
-        middleware: AdminAuthenticationMiddleware(authenticator: services.authenticator))
-    FeedManagementController(services: services).addRoutes(to: adminAPI.group("management/feeds"))
-    ConnectorManagementController(services: services).addRoutes(to: adminAPI.group("management/connectors"))
-    packages.addWriteRoutes(to: adminAPI.group("packages"))
-    PromotionController(services: services).addRoutes(to: adminAPI.group("promotions"))
-
-    let authenticator = services.authenticator
+    let access = services.access
     let uploader = PackageUploader(services: services)
-    let channel = ChannelController(
+    var channel = ChannelController(
         publisher: services.publisher,
         metadata: services.metadata,
         blobs: services.blobs,
         mirror: services.upstreamMirror,
         configuration: .init(
             repodataMaxAge: services.configuration.channel.repodataMaxAge,
-            gzipJSON: services.configuration.channel.gzipJSON),
+            gzipJSON: services.configuration.channel.gzipJSON,
+            serveShards: services.configuration.channel.serveShards),
         uploadHandler: { request, context, feed, subdir, filename in
             // `PUT /conda/{feed}/{subdir}/{filename}`: the same upload, with the subdir from the URL enforced.
-            var context = context
-            context.userName = try await authenticator.authenticateAdmin(authorization: request.headers[.authorization])
+            try await access.require(.publishPackages, feed: feed, identity: context.identity)
             return try await uploader.upload(
                 request: request, context: context, feed: feed, filename: filename, expectedSubdir: subdir)
         })
+    channel.access = access
+    channel.shardArchive = services.shardArchive
+    channel.compliance = services.complianceGate
     channel.addRoutes(to: router)
+    WebUIController(services: services).addRoutes(to: router)
     return router
 }
 
 /// Builds the Sluice server for `configuration`: creates the data directory, opens the SQLite database and the blob
-/// folder under it, creates the `Admin` user on first start, and returns the application (not yet running). When it
-/// runs it logs `Sluice is ready at http://HOST:PORT/` once listening, and closes the database after the server
-/// stopped.
+/// folder under it, creates the `Admin` user and the default privileges on first start, and returns the application
+/// (not yet running). When it runs it logs `Sluice is ready at http://HOST:PORT/` once listening, and closes the
+/// database after the server stopped.
 /// - Throws: `SluiceError.storageFailure` if the data directory, the database or the blob folder cannot be opened.
 public func buildApplication(
     configuration: SluiceConfiguration, logger: Logger
@@ -76,11 +87,16 @@ public func buildApplication(
     let services: SluiceServices
     do {
         let blobs = try FileSystemBlobStore(root: dataDirectory.appendingPathComponent("blobs", isDirectory: true))
+        // Shards in a store of their own, so that no package blob can ever be served as a shard (and back).
+        let shardBlobs = try FileSystemBlobStore(
+            root: dataDirectory.appendingPathComponent("shards", isDirectory: true))
         try await AdminBootstrap.ensureAdminUser(
             metadata: metadata, initialPassword: configuration.admin.initialPassword, logger: logger)
+        try await SecurityBootstrap.installDefaults(security: metadata, logger: logger)
         services = try SluiceServices(
             configuration: configuration, metadata: metadata, blobs: blobs,
-            temporaryDirectory: blobs.temporaryDirectory, httpClient: httpClient, logger: logger)
+            temporaryDirectory: blobs.temporaryDirectory, httpClient: httpClient, shardBlobs: shardBlobs,
+            logger: logger)
     } catch {
         try? await httpClient.shutdown()
         try? await metadata.shutdown()
@@ -96,7 +112,13 @@ public func buildApplication(
         configuration: .init(
             address: .hostname(host, port: configuration.server.port),
             serverName: "Sluice/\(SluiceVersion.current)"),
-        services: [MetadataStoreCloser(store: metadata), HTTPClientCloser(client: httpClient)],
+        // Stopped in reverse order after the server: the shard collector flushes pending shard writes while the
+        // database is still open.
+        services: [
+            MetadataStoreCloser(store: metadata), HTTPClientCloser(client: httpClient),
+            ShardArchiveCollector(archive: services.shardArchive, logger: logger),
+            ComplianceScheduler(service: services.compliance),
+        ],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.server.port
             let shownHost = host.contains(":") ? "[\(host)]" : host

@@ -15,10 +15,16 @@ import SluiceUpstream
 /// - `/conda/<feed>/<subdir>/<name>-<version>-<build>.conda|.tar.bz2`, streamed from the `BlobStore` with single and
 ///   suffix byte ranges (206, 416, `If-Range`); in a proxy feed a file only the upstream has is fetched through
 ///   the ``UpstreamMirror`` on first request (verified, cached, then served like a hosted file);
+/// - `/conda/<feed>/<subdir>/repodata_shards.msgpack.zst` (CEP 16 shard index, same `Cache-Control` and validators
+///   as repodata) and `/conda/<feed>/<subdir>/shards/<sha256>.msgpack.zst` (content-addressed shards,
+///   `Cache-Control: public, max-age=31536000, immutable`): from the live snapshot, else from the ``ShardArchive``
+///   (superseded shards), else 404. The index's `base_url` and `shards_base_url` are relative (`""`, `shards/`), so
+///   they resolve under whatever prefix the client used (`/t/<token>/…` included) and never name a token or host.
+///   Request directives such as rattler's `Cache-Control: no-store` do not change the response;
 /// - `PUT /conda/<feed>/<subdir>/<filename>`, handed to the upload handler.
 ///
-/// Paths are normalised first (`./`, `../`, `//`; see ``ChannelPath``). Everything that is not served, including
-/// the sharded repodata index (CEP 16, not offered yet), is a 404 `SluiceError.notFound` with a JSON body.
+/// Paths are normalised first (`./`, `../`, `//`; see ``ChannelPath``). Everything that is not served is a 404
+/// `SluiceError.notFound` with a JSON body.
 public struct ChannelController: Sendable {
     /// HTTP behaviour of the channel routes.
     public struct Configuration: Sendable {
@@ -27,9 +33,8 @@ public struct ChannelController: Sendable {
         /// Whether `.json` bodies are sent gzip-encoded to clients that offer gzip.
         public var gzipJSON: Bool = true
         /// Whether CEP 16 sharded repodata (`<subdir>/repodata_shards.msgpack.zst`, `<subdir>/shards/<sha256>.msgpack.zst`)
-        /// is served. Off by default: clients then get a 404 and fall back to `repodata.json`, which every client
-        /// handles; a broken shard, on the other hand, fails installs.
-        public var serveShards: Bool = false
+        /// is served. On by default; when off those paths are 404s and clients fall back to `repodata.json`.
+        public var serveShards: Bool = true
         /// Upstream files at least this large (bytes) are streamed to the first client while they download (a
         /// verification failure then aborts that response); smaller ones are downloaded and verified first, so a
         /// bad file is a clean 502. Default 4 MiB.
@@ -42,7 +47,7 @@ public struct ChannelController: Sendable {
 
         /// Creates a configuration; every parameter defaults to the documented default.
         public init(
-            repodataMaxAge: Int = 60, gzipJSON: Bool = true, serveShards: Bool = false,
+            repodataMaxAge: Int = 60, gzipJSON: Bool = true, serveShards: Bool = true,
             proxyStreamingThreshold: Int64 = 4 << 20, hotFileCacheCapacity: Int = 64 << 20,
             hotFileMaximumSize: Int = 1 << 20
         ) {
@@ -73,6 +78,15 @@ public struct ChannelController: Sendable {
     public let configuration: Configuration
     /// Receives conda-native uploads; when nil, such a PUT is a 404.
     public var uploadHandler: UploadHandler?
+    /// Authorizes reads: GET and HEAD need View & Download on the feed (``AccessControl/require(_:feed:identity:)``).
+    /// `buildRouter` always sets it; nil (only in tests of the channel alone) checks nothing.
+    public var access: AccessControl?
+    /// Superseded shards, served when the live snapshot no longer has a requested shard; the index's first serve
+    /// per snapshot is noted there. `buildRouter` sets it; nil serves shards of the live snapshot only.
+    public var shardArchive: ShardArchive?
+    /// Refuses (403, ``ComplianceRefusal``) direct downloads of files a blocking feed hides. `buildRouter` sets it;
+    /// nil checks nothing.
+    public var compliance: ComplianceStoreGate?
     /// Small package files kept in memory (content-addressed, so never stale).
     let hotFiles: HotBlobCache
 
@@ -112,6 +126,7 @@ public struct ChannelController: Sendable {
     /// Serves GET and HEAD.
     func serve(_ request: Request, context: SluiceRequestContext) async throws -> Response {
         let path = try ChannelPath.parse(request.uri.path)
+        try await access?.require(.viewDownload, feed: path.feed, identity: context.identity)
         switch path.target {
         case .channeldata:
             let file = try await publisher.servedChanneldata(feed: path.feed)
@@ -126,19 +141,39 @@ public struct ChannelController: Sendable {
                         "Sharded repodata (CEP 16) is not offered by this server; use \(subdir)/repodata.json.")
                 }
             }
-            guard let served = try await publisher.servedSubdir(feed: path.feed, subdir: subdir) else {
-                throw SluiceError.notFound("Feed '\(path.feed)' has no packages for subdir '\(subdir)'.")
-            }
+            let servedSubdir = try await publisher.servedSubdir(feed: path.feed, subdir: subdir)
             if isShard {
-                guard let shard = served.shards[String(name.dropFirst("shards/".count))] else {
+                // Live snapshot first, then the archive (a subdir emptied since still serves its old shards).
+                let fileName = String(name.dropFirst("shards/".count))
+                var found = servedSubdir?.shards[fileName]
+                if found == nil, let shardArchive {
+                    found = try await shardArchive.shard(feed: path.feed, subdir: subdir, fileName: fileName)
+                }
+                guard let shard = found else {
                     throw SluiceError.notFound(
                         "There is no shard '\(name)' in feed '\(path.feed)', subdir '\(subdir)'.")
                 }
                 return respond(with: shard, isJSON: false, cacheControl: Self.immutableCacheControl, to: request)
             }
+            guard let served = servedSubdir else {
+                throw SluiceError.notFound("Feed '\(path.feed)' has no packages for subdir '\(subdir)'.")
+            }
+            if isShardIndex, let shardArchive {
+                // Once per snapshot this records its shards, so they outlive it.
+                await shardArchive.noteIndexServed(feed: path.feed, subdir: subdir, served: served)
+            }
             if let file = served.files[name] {
                 return respond(
                     with: file, isJSON: name.hasSuffix(".json"), cacheControl: repodataCacheControl, to: request)
+            }
+            if let compliance, served.snapshot.records[name] == nil,
+                served.packages[name] != nil || served.upstreamPackages[name] != nil
+            {
+                // Hidden from repodata: a blocking feed refuses it with the reasons (403).
+                try await compliance.checkDownload(
+                    feed: path.feed, subdir: subdir, filename: name, listed: false,
+                    upstreamConnector: served.packages[name] == nil ? served.upstreamPackages[name]?.connector : nil,
+                    metadata: metadata, mirror: mirror)
             }
             if let package = served.packages[name] {
                 return try await respond(with: package, to: request, context: context)
@@ -152,7 +187,7 @@ public struct ChannelController: Sendable {
 
         case .feedRoot, .other:
             throw SluiceError.notFound(
-                "Nothing is served at '\(request.uri.path)'. Channel files live at "
+                "Nothing is served at '\(ChannelPath.redacted(request.uri.path))'. Channel files live at "
                     + "/conda/<feed>/channeldata.json and /conda/<feed>/<subdir>/<file>.")
         }
     }
@@ -162,7 +197,8 @@ public struct ChannelController: Sendable {
         let path = try ChannelPath.parse(request.uri.path)
         guard case .subdirFile(let subdir, let filename) = path.target, !filename.contains("/") else {
             throw SluiceError.notFound(
-                "Uploads go to PUT /conda/<feed>/<subdir>/<filename>; '\(request.uri.path)' is not such a path.")
+                "Uploads go to PUT /conda/<feed>/<subdir>/<filename>; "
+                    + "'\(ChannelPath.redacted(request.uri.path))' is not such a path.")
         }
         guard let uploadHandler else {
             throw SluiceError.notFound("This server does not accept uploads through channel URLs.")

@@ -130,6 +130,16 @@ extension SluiceConfiguration {
         guard channel.repodataMaxAge >= 0 else {
             throw .invalidInput("channel.repodataMaxAge must not be negative, got \(channel.repodataMaxAge).")
         }
+        guard (1...36_500).contains(channel.shardRetentionDays) else {
+            throw .invalidInput(
+                "channel.shardRetentionDays must be between 1 and 36500, got \(channel.shardRetentionDays).")
+        }
+        guard compliance.pollMinutes >= 0 else {
+            throw .invalidInput("compliance.pollMinutes must not be negative, got \(compliance.pollMinutes).")
+        }
+        if let url = compliance.advisoryURL, URL(string: url)?.scheme.map({ ["http", "https"].contains($0) }) != true {
+            throw .invalidInput("compliance.advisoryURL must be an http or https URL, got '\(url)'.")
+        }
     }
 
     private static func line(_ node: Node) -> String {
@@ -155,7 +165,7 @@ struct ConfigurationKey: Sendable {
     let apply: Apply
 
     /// The section names, in the order of the example file.
-    static let sections = ["server", "storage", "database", "uploads", "channel", "admin"]
+    static let sections = ["server", "storage", "database", "uploads", "channel", "compliance", "admin"]
 
     /// Every key. The environment variables are `SLUICE_<SECTION>_<KEY>` except the short, documented ones.
     static let all: [ConfigurationKey] = [
@@ -196,6 +206,27 @@ struct ConfigurationKey: Sendable {
         ConfigurationKey("channel", "gzipJSON", env: "SLUICE_CHANNEL_GZIP_JSON") {
             value, configuration, source throws(SluiceError) in
             configuration.channel.gzipJSON = try value.boolean("channel.gzipJSON", source)
+        },
+        ConfigurationKey("channel", "serveShards", env: "SLUICE_CHANNEL_SERVE_SHARDS") {
+            value, configuration, source throws(SluiceError) in
+            configuration.channel.serveShards = try value.boolean("channel.serveShards", source)
+        },
+        ConfigurationKey("channel", "shardRetentionDays", env: "SLUICE_CHANNEL_SHARD_RETENTION_DAYS") {
+            value, configuration, source throws(SluiceError) in
+            configuration.channel.shardRetentionDays = try value.integer("channel.shardRetentionDays", source)
+        },
+        ConfigurationKey("compliance", "advisoryURL", env: "SLUICE_COMPLIANCE_ADVISORY_URL") {
+            value, configuration, source throws(SluiceError) in
+            if case .null = value {
+                configuration.compliance.advisoryURL = nil
+            } else {
+                let text = try value.string("compliance.advisoryURL", source)
+                configuration.compliance.advisoryURL = text.isEmpty ? nil : text
+            }
+        },
+        ConfigurationKey("compliance", "pollMinutes", env: "SLUICE_COMPLIANCE_POLL_MINUTES") {
+            value, configuration, source throws(SluiceError) in
+            configuration.compliance.pollMinutes = try value.integer("compliance.pollMinutes", source)
         },
         // Read by `load` itself (SLUICE_ADMIN_PASSWORD); listed so the file names it in a clear error.
         ConfigurationKey(

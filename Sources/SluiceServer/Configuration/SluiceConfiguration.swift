@@ -55,6 +55,13 @@ public struct SluiceConfiguration: Hashable, Sendable {
         public var zstdLevel: Int = 16
         /// Whether `.json` files are gzip-compressed for clients that offer it (`channel.gzipJSON`). Default true.
         public var gzipJSON: Bool = true
+        /// Whether CEP 16 sharded repodata (`<subdir>/repodata_shards.msgpack.zst` and
+        /// `<subdir>/shards/<sha256>.msgpack.zst`) is served for every subdir of every feed (`channel.serveShards`).
+        /// When false those paths are 404s and clients fall back to `repodata.json`. Default true.
+        public var serveShards: Bool = true
+        /// How many days a superseded shard stays downloadable after the last time an index naming it was served
+        /// (`channel.shardRetentionDays`, at least 1). Default 7 (CEP 16 asks for at least a week).
+        public var shardRetentionDays: Int = 7
 
         public init() {}
     }
@@ -64,6 +71,17 @@ public struct SluiceConfiguration: Hashable, Sendable {
         /// The password given to `Admin` when the user is created on first start. Only from the environment
         /// (`SLUICE_ADMIN_PASSWORD`), never from the file; when nil a password is generated and logged once.
         public var initialPassword: String? = nil
+
+        public init() {}
+    }
+
+    /// Vulnerability data (`compliance.*`).
+    public struct Compliance: Hashable, Sendable {
+        /// An OSV JSON file or zip (e.g. an internal mirror of `https://osv-vulnerabilities.storage.googleapis.com/
+        /// PyPI/all.zip`) imported every ``pollMinutes`` (`compliance.advisoryURL`). Default nil: no polling.
+        public var advisoryURL: String? = nil
+        /// Minutes between two polls of ``advisoryURL`` (`compliance.pollMinutes`); 0 turns polling off. Default 0.
+        public var pollMinutes: Int = 0
 
         public init() {}
     }
@@ -87,6 +105,7 @@ public struct SluiceConfiguration: Hashable, Sendable {
     public var uploads = Uploads()
     public var channel = Channel()
     public var admin = Admin()
+    public var compliance = Compliance()
 
     /// The defaults.
     public init() {}

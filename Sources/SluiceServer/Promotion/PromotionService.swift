@@ -92,6 +92,7 @@ struct PromotionService: Sendable {
     func targetRows(
         for candidates: [PromotionCandidate], from: Feed, to: Feed, user: String?, date: Date
     ) async throws -> [StoredPackage] {
+        try await refuseNoncompliant(candidates, target: to)  // 409 `noncompliant` unless an exception covers it
         var rows: [StoredPackage] = []
         for candidate in candidates {
             var row: StoredPackage
