@@ -352,7 +352,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    parser.add_argument("--skip", default="", help="comma-separated steps to leave out: concurrent,big,install")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated steps to leave out: wrk,concurrent,big,install")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="keep the generated upstream repodata in this directory and reuse it in later runs")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="record the refresh with `perf record -g` into this file")
     parser.add_argument("--time-limit", type=int, default=1800, help="seconds before the run gives up")
     args = parser.parse_args()
     skip = {item.strip() for item in args.skip.split(",") if item.strip()}
@@ -391,12 +396,25 @@ def main() -> int:
             say(f"generated {big_name}: {mib(big_size)} in {time.monotonic() - started:.1f}s")
 
         started = time.monotonic()
-        repodata = generate_repodata(args.fixtures, args.records, extra)
-        record_count = len(repodata["packages"]) + len(repodata["packages.conda"])
         repodata_path = big_subdir / "repodata.json"
-        repodata_path.write_text(json.dumps(repodata, indent=1, sort_keys=True))
-        del repodata
-        zst_path = write_zst(repodata_path)
+        cached = (args.cache / f"linux-64-{args.records}-{args.big_mib if 'big' not in skip else 0}"
+                  if args.cache else None)
+        if cached and (cached / "repodata.json.zst").exists():
+            shutil.copyfile(cached / "repodata.json", repodata_path)
+            zst_path = repodata_path.with_name("repodata.json.zst")
+            shutil.copyfile(cached / "repodata.json.zst", zst_path)
+            record_count = int((cached / "count").read_text())
+        else:
+            repodata = generate_repodata(args.fixtures, args.records, extra)
+            record_count = len(repodata["packages"]) + len(repodata["packages.conda"])
+            repodata_path.write_text(json.dumps(repodata, indent=1, sort_keys=True))
+            del repodata
+            zst_path = write_zst(repodata_path)
+            if cached:
+                cached.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(repodata_path, cached / "repodata.json")
+                shutil.copyfile(zst_path, cached / "repodata.json.zst")
+                (cached / "count").write_text(str(record_count))
         say(f"generated upstream linux-64: {record_count:,} records, repodata.json {repodata_path.stat().st_size / 1e6:.0f} MB, "
             f".zst {zst_path.stat().st_size / 1e6:.1f} MB, in {time.monotonic() - started:.1f}s")
 
@@ -425,11 +443,20 @@ def main() -> int:
         rss_before = proc_status(pid, "VmRSS")
         sampler = RSSSampler(pid, 0.05)
         cpu_before = cpu_seconds(pid)
+        profiler = None
+        if args.profile:
+            profiler = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-p", str(pid), "-o", str(args.profile)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
         begin = time.monotonic()
         response = requests.get(f"{feed_url}/repodata.json", timeout=900, stream=True,
                                 headers={"Accept-Encoding": "identity"})
         head_seconds = time.monotonic() - begin
         refresh_cpu = cpu_seconds(pid) - cpu_before
+        if profiler:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=120)
+            say(f"   perf profile of the refresh: {args.profile} (perf report -i {args.profile} --no-children)")
         body = response.content
         body_seconds = time.monotonic() - begin
         sampler.stop()
@@ -455,12 +482,21 @@ def main() -> int:
                     ("sluice peak RSS (VmHWM) after it / RSS once published", f"{mib(peak)} / {mib(rss_after)}")]
         del body
         variants = {}
-        for variant in ("repodata.json.zst", "repodata.json.bz2", "current_repodata.json"):
+        for variant in ("repodata.json.zst", "repodata.json.bz2", "current_repodata.json", "current_repodata.json.zst",
+                        "repodata_shards.msgpack.zst", "../channeldata.json"):
+            url = (f"{sluice.url}/conda/proxy-big/{variant[3:]}" if variant.startswith("../")
+                   else f"{feed_url}/{variant}")
             begin = time.monotonic()
-            reply = requests.get(f"{feed_url}/{variant}", timeout=300, headers={"Accept-Encoding": "identity"})
+            reply = requests.get(url, timeout=300, headers={"Accept-Encoding": "identity"})
             variants[variant] = (reply.status_code, len(reply.content), time.monotonic() - begin)
         say(f"   then (warm): " + ", ".join(f"{name} {status} {size / 1e6:.1f} MB in {seconds * 1000:.0f} ms"
                                            for name, (status, size, seconds) in variants.items()))
+
+        # channeldata.json is built on its first request (above); its time counts towards "every variant".
+        channeldata_seconds = variants["../channeldata.json"][2]
+        summary.append(("… then the first `GET channeldata.json` (built on first request)",
+                        f"{channeldata_seconds:.2f} s"))
+        say(f"   sluice peak RSS (VmHWM) after the variants: {mib(proc_status(pid, 'VmHWM'))}")
 
         # The feed's repodata.json.zst from Sluice and the very same bytes from nginx.
         zst_bytes = requests.get(f"{feed_url}/repodata.json.zst", timeout=300).content
@@ -470,13 +506,14 @@ def main() -> int:
         make_readable(upstream / "copy")
         assert requests.get(f"{nginx.url}/copy/linux-64/repodata.json.zst", timeout=300).content == zst_bytes
         rates = {}
-        for server, url in (("sluice", f"{feed_url}/repodata.json.zst"),
-                            ("nginx", f"{nginx.url}/copy/linux-64/repodata.json.zst")):
+        for server, url in () if "wrk" in skip else (("sluice", f"{feed_url}/repodata.json.zst"),
+                                                     ("nginx", f"{nginx.url}/copy/linux-64/repodata.json.zst")):
             rates[server] = wrk(url, args.threads, args.connections, args.duration)
             say(f"   wrk -t{args.threads} -c{args.connections} -d{args.duration}s repodata.json.zst "
                 f"({len(zst_bytes) / 1e6:.1f} MB) from {server}: {rates[server]}")
-        summary.append((f"warm repodata.json.zst ({len(zst_bytes) / 1e6:.1f} MB) req/s, sluice / nginx",
-                        f"{rates['sluice']['rps']:.0f} / {rates['nginx']['rps']:.0f}"))
+        if rates:
+            summary.append((f"warm repodata.json.zst ({len(zst_bytes) / 1e6:.1f} MB) req/s, sluice / nginx",
+                            f"{rates['sluice']['rps']:.0f} / {rates['nginx']['rps']:.0f}"))
         say(f"   sluice peak RSS (VmHWM) now {mib(proc_status(pid, 'VmHWM'))}, RSS {mib(proc_status(pid, 'VmRSS'))}")
 
         # 2. Concurrent cold requests for one package.

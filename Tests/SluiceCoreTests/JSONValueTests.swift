@@ -150,4 +150,70 @@ struct JSONValueTests {
             }
         }
     }
+
+    // MARK: RepodataStream
+
+    private func stream(
+        _ bytes: [UInt8], skipping: Set<String> = []
+    ) throws -> (header: RepodataStream.Header, records: [(RepodataStream.Section, String, [String: JSONValue])]) {
+        var records: [(RepodataStream.Section, String, [String: JSONValue])] = []
+        let header = try bytes.withUnsafeBytes { (buffer) throws -> RepodataStream.Header in
+            try RepodataStream.parse(buffer, skippingKeys: skipping) { section, filename, fields in
+                records.append((section, filename, fields))
+            }
+        }
+        return (header, records)
+    }
+
+    /// Streaming gives every record of every repodata fixture exactly as the tree parser does.
+    @Test func streamsEveryRepodataFixtureLikeTheTreeParser() throws {
+        let folder = Fixtures.root.appendingPathComponent("repodata")
+        var files: [URL] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) where name.hasSuffix(".json") {
+            files.append(folder.appendingPathComponent(name))
+        }
+        #expect(files.count >= 10)
+        for file in files {
+            let bytes = Array(try Data(contentsOf: file))
+            let tree = try JSONValue.parse(bytes)
+            let (header, records) = try stream(bytes, skipping: ["url"])
+            #expect(header.subdir == tree["info"]?["subdir"]?.stringValue, "\(file.lastPathComponent)")
+            var expected: [String: [String: JSONValue]] = [:]
+            for key in ["packages", "packages.conda"] {
+                for (filename, value) in tree[key]?.objectValue ?? [:] {
+                    guard var fields = value.objectValue else { continue }
+                    fields["url"] = nil
+                    expected[key + "/" + filename] = fields
+                }
+            }
+            var streamed: [String: [String: JSONValue]] = [:]
+            for (section, filename, fields) in records {
+                streamed[(section == .packages ? "packages" : "packages.conda") + "/" + filename] = fields
+            }
+            #expect(streamed == expected, "\(file.lastPathComponent)")
+            #expect(records.count == expected.count, "\(file.lastPathComponent)")
+        }
+    }
+
+    @Test func streamingSkipsNonObjectsAndKeepsLastDuplicateKey() throws {
+        let text = #"""
+            {"repodata_version": 1, "packages": {"a-1-0.tar.bz2": {"name": "a", "name": "b", "url": "u"},
+             "bad": 3, "c-1-0.tar.bz2": {}}, "info": {"subdir": "noarch"}, "packages.conda": {},
+             "removed": ["x"]}
+            """#
+        let (header, records) = try stream(Array(text.utf8), skipping: ["url"])
+        #expect(header.subdir == "noarch")
+        #expect(records.map(\.1) == ["a-1-0.tar.bz2", "c-1-0.tar.bz2"])
+        #expect(records.first?.2 == ["name": .string("b")])
+        #expect(records.allSatisfy { $0.0 == .packages })
+    }
+
+    @Test(arguments: [
+        "", "{", #"{"packages": {"a": {"x": 1,}}}"#, #"{"packages": {"a": {"x": tru}}}"#, #"{"info": {}} x"#,
+        #"{"packages": {"a": {"x": "\ud800"}}}"#,
+    ])
+    func streamingRejectsWhatTheTreeParserRejects(text: String) {
+        #expect(throws: SluiceError.self) { try JSONValue.parse(Array(text.utf8)) }
+        #expect(throws: SluiceError.self) { try stream(Array(text.utf8)) }
+    }
 }

@@ -361,4 +361,137 @@ struct RepodataBuilderTests {
         #expect(try Zstd.decompress(zst.bytes, maxOutputSize: 1024) == Data(minimal.utf8))
         #expect(snapshot.records.isEmpty)
     }
+
+    // MARK: Incremental builds
+
+    /// Every file, shard and record of two snapshots, byte for byte.
+    static func expectSameBytes(_ lhs: SubdirSnapshot, _ rhs: SubdirSnapshot) {
+        #expect(Set(lhs.files.keys) == Set(rhs.files.keys))
+        for (name, file) in lhs.files {
+            #expect(file.bytes == rhs.files[name]?.bytes, "\(name)")
+            #expect(file.etag == rhs.files[name]?.etag, "\(name)")
+        }
+        #expect(Set(lhs.shards.keys) == Set(rhs.shards.keys))
+        for (name, file) in lhs.shards {
+            #expect(file.bytes == rhs.shards[name]?.bytes, "\(name)")
+        }
+        #expect(lhs.shardEntries.mapValues(\.fileName) == rhs.shardEntries.mapValues(\.fileName))
+        #expect(lhs.records == rhs.records)
+    }
+
+    /// Real records spread over both sections and past one parallel chunk in each: r linux-64's 4,211 `.tar.bz2`
+    /// records, and the same again as `.conda` files.
+    static func bothSections() throws -> [PackageRecord] {
+        let (_, records, _) = try Self.records(of: Fixtures.repodata("r_linux-64.json"))
+        let conda = records.map { record in
+            PackageRecord(filename: String(record.filename.dropLast(8)) + ".conda", fields: record.fields)
+        }
+        return records + conda
+    }
+
+    @Test func incrementalBuildEqualsFromScratchAfterAddReplaceDelete() throws {
+        let all = try Self.bothSections()
+        #expect(all.count > 2 * RepodataWriter.chunkSize)
+        let first = Date(timeIntervalSince1970: 1_700_000_000)
+        let second = first.addingTimeInterval(60)
+        var current = Array(all.dropLast(100))
+        let before = try SubdirSnapshot.build(subdir: "linux-64", records: current, builtAt: first, zstdLevel: 3)
+
+        // Add 100 records, hot-fix 20 (changed depends, a new key, a removed key), delete 40.
+        current += all.suffix(100)
+        for index in stride(from: 0, to: 4000, by: 200) {
+            current[index].fields["depends"] = .array([.string("hotfix >=1.0")])
+            current[index].fields["zzz_note"] = .string("patched \u{e9}\n")
+            current[index].fields["license"] = nil
+        }
+        let deleted = current[300..<340].map(\.filename)
+        current.removeSubrange(300..<340)
+
+        let incremental = try SubdirSnapshot.build(
+            subdir: "linux-64", records: current, builtAt: second, zstdLevel: 3, previous: before)
+        let scratch = try SubdirSnapshot.build(subdir: "linux-64", records: current, builtAt: second, zstdLevel: 3)
+        Self.expectSameBytes(incremental, scratch)
+        for filename in deleted { #expect(incremental.records[filename] == nil) }
+
+        // Shards of untouched names were kept from the first build (their Last-Modified says so); touched ones are new.
+        let touched = Set(current.filter { $0.fields["zzz_note"] != nil }.map(\.name))
+            .union(all.suffix(100).map(\.name)).union(all[300..<340].map(\.name))
+        var kept = 0
+        for (name, entry) in incremental.shardEntries {
+            if touched.contains(name) {
+                #expect(entry.file.lastModified == second, "\(name)")
+            } else if entry.file.lastModified == first {
+                kept += 1
+            }
+        }
+        #expect(kept > 100)
+
+        // Deleting everything and adding it back gives the first build again.
+        let emptied = try SubdirSnapshot.build(subdir: "linux-64", records: [], zstdLevel: 3, previous: incremental)
+        let restored = try SubdirSnapshot.build(
+            subdir: "linux-64", records: Array(all.dropLast(100)), builtAt: first, zstdLevel: 3, previous: emptied)
+        Self.expectSameBytes(restored, before)
+    }
+
+    /// The previous document's bytes are what an unchanged record is written as (so they are copied, not
+    /// re-serialized); a changed record is serialized again.
+    @Test func unchangedRecordsAreCopiedFromThePreviousDocument() throws {
+        let (_, records, _) = try Self.records(of: Fixtures.repodata("conda-test_noarch.json"))
+        let table = RecordTable(records: records)
+        let first = RepodataWriter.repodata(subdir: "noarch", table: table, reuse: nil)
+        // A previous document whose bytes for the first record differ in form (spaces) but not in meaning.
+        let index = table.records.indices.first!
+        let range = first.valueRanges[index]
+        let spaced = Array("{ }".utf8)
+        var previous = Array(first.bytes[..<range.lowerBound]) + spaced
+        let end = previous.count
+        previous += first.bytes[range.upperBound...]
+        var ranges: [String: Range<Int>] = [:]
+        for (offset, record) in table.records.enumerated() {
+            let old = first.valueRanges[offset]
+            ranges[record.filename] =
+                offset == index
+                ? range.lowerBound..<end
+                : (old.lowerBound < range.lowerBound
+                    ? old
+                    : (old.lowerBound + spaced.count - range.count)..<(old.upperBound + spaced.count - range.count))
+        }
+        var byFilename: [String: PackageRecord] = [:]
+        for record in table.records { byFilename[record.filename] = record }
+        let reuse = RecordJSONReuse(document: Data(previous), ranges: ranges, records: byFilename)
+        let copied = RepodataWriter.repodata(subdir: "noarch", table: table, reuse: reuse)
+        #expect(copied.bytes == previous)
+
+        // Once the record changed, it is serialized again.
+        var changed = records
+        let position = changed.firstIndex { $0.filename == table.records[index].filename }!
+        changed[position].fields["build_number"] = .int(99)
+        let rebuilt = RepodataWriter.repodata(subdir: "noarch", table: RecordTable(records: changed), reuse: reuse)
+        #expect(rebuilt.bytes == RepodataBuilder.repodata(subdir: "noarch", records: changed))
+    }
+
+    @Test func mergesAMemberIntoCompactJSON() throws {
+        func merged(_ json: String, _ value: JSONValue) -> String? {
+            var output: [UInt8] = []
+            let bytes = Array(json.utf8)
+            let done = bytes.withUnsafeBytes {
+                RepodataWriter.appendObject($0, inserting: Array("legacy_bz2_md5".utf8), value: value, to: &output)
+            }
+            return done ? String(decoding: output, as: UTF8.self) : nil
+        }
+        for (json, value) in [
+            (#"{}"#, JSONValue.null),
+            (#"{"a":"}","b":[1,{"c":"]"}],"z":{"y":null}}"#, .string("abc")),
+            (#"{"legacy_bz2_md5":"old","md5":"x"}"#, .string("new")),
+            (#"{"a":1,"legacy_bz2_md5":null}"#, .string("q\"")),
+            (#"{"depends":["a \"b\""],"license":"MIT","zz":true}"#, .null),
+        ] {
+            let object = try JSONValue.parse(string: json).objectValue!
+            var expected: [UInt8] = []
+            JSONWriter.appendObject(object, extraKey: "legacy_bz2_md5", extraValue: value, to: &expected)
+            #expect(merged(json, value) == String(decoding: expected, as: UTF8.self), "\(json)")
+        }
+        // A key with an escape is left to the dictionary writer.
+        #expect(merged(#"{"a\"b":1}"#, .null) == nil)
+    }
 }

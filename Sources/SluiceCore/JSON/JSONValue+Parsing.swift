@@ -38,13 +38,17 @@ extension JSONValue {
     }
 }
 
-/// A recursive-descent parser over a contiguous UTF-8 buffer.
-private struct JSONByteParser {
+/// A recursive-descent parser over a contiguous UTF-8 buffer (also the engine of ``RepodataStream``).
+struct JSONByteParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var index: Int = 0
     var depth: Int = 0
     /// Scratch space for strings that contain escapes.
     var scratch: [UInt8] = []
+    /// Scratch space for the members of one record (``RepodataStream``).
+    var fieldScratch: [(String, JSONValue)] = []
+    /// Shared storage for values that repeat across records (``RepodataStream``).
+    var interner = RepodataInterner()
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes

@@ -2,45 +2,106 @@ import Foundation
 
 /// Chooses the records of `current_repodata.json` (see ``RepodataBuilder/currentRepodata(subdir:records:)``).
 ///
-/// Works on indices into the candidate list so that large indexes (450,000 records) do not copy records around.
+/// Works on indices into the record table, with each distinct version string parsed once and ranked once, so that
+/// large indexes (450,000 records) neither copy records around nor compare parsed versions in their sorts.
 struct CurrentRepodataSelector {
-    struct Candidate {
-        let record: PackageRecord
-        let version: VersionOrder
-        let buildNumber: Int64
-        let isNoarch: Bool
-        let timestamp: Double
-        let hasFeatures: Bool
-    }
-
-    let candidates: [Candidate]
+    let records: [PackageRecord]
+    /// Candidate → index into ``records``.
+    private var candidateRecord: [Int] = []
+    /// Candidate → dense rank of its version among all distinct versions (equal versions share a rank).
+    private var rank: [Int32] = []
+    /// Candidate → index into ``versions``.
+    private var versionID: [Int32] = []
+    private var buildNumber: [Int64] = []
+    private var isNoarch: [Bool] = []
+    private var timestamp: [Double] = []
+    private var hasFeatures: [Bool] = []
+    /// Distinct version strings, parsed (nil where conda cannot parse it; no candidate refers to those).
+    private var versions: [VersionOrder?] = []
     /// name → candidate indices, newest first (conda's `Resolve.version_key`, reversed).
-    let groups: [String: [Int]]
+    private var groups: [String: [Int]] = [:]
+    /// Index of a `.conda` record → the md5 of its `.tar.bz2` twin (`null` when the twin has none).
+    private(set) var legacyMD5: [Int: JSONValue] = [:]
 
-    /// - Parameter records: records with unique file names.
-    init(records: [PackageRecord]) {
-        var condaStems: Set<Substring> = []
-        for record in records where record.format == .conda { condaStems.insert(record.filename.dropLast(6)) }
-        var candidates: [Candidate] = []
-        candidates.reserveCapacity(records.count)
-        var groups: [String: [Int]] = [:]
-        for record in records {
-            if record.format == .tarBz2, condaStems.contains(record.filename.dropLast(8)) { continue }
-            guard let version = try? VersionOrder(record.version) else { continue }
-            var timestamp = Double(record.fields["timestamp"]?.intValue ?? 0)
-            if timestamp > 253_402_300_799 { timestamp /= 1000 }
-            groups[record.name, default: []].append(candidates.count)
-            candidates.append(
-                Candidate(
-                    record: record, version: version, buildNumber: record.buildNumber,
-                    isNoarch: record.subdir == "noarch", timestamp: timestamp,
-                    hasFeatures: Self.isSet(record.fields["features"]) || Self.isSet(record.fields["track_features"])))
+    init(table: RecordTable) {
+        records = table.records
+        // Like conda: every .conda, and only those .tar.bz2 without a .conda twin.
+        var tarByStem: [Substring: Int] = Dictionary(minimumCapacity: table.tarBz2.count)
+        for index in table.tarBz2 { tarByStem[records[index].filename.dropLast(8)] = index }
+        var shadowed = Set<Int>()
+        for index in table.conda {
+            if let twin = tarByStem[records[index].filename.dropLast(6)] {
+                shadowed.insert(twin)
+                legacyMD5[index] = records[twin].fields["md5"] ?? .null
+            }
         }
-        for name in groups.keys {
-            groups[name]!.sort { Self.isNewer(candidates[$0], candidates[$1]) }
+
+        var versionIDs: [String: Int32] = [:]
+        var parsed: [VersionOrder?] = []
+        for (index, record) in records.enumerated() {
+            if record.format == .tarBz2, shadowed.contains(index) { continue }
+            let versionString = record.version
+            let id: Int32
+            if let known = versionIDs[versionString] {
+                id = known
+            } else {
+                id = Int32(parsed.count)
+                parsed.append(try? VersionOrder(versionString))
+                versionIDs[versionString] = id
+            }
+            guard parsed[Int(id)] != nil else { continue }
+            var time = Double(record.fields["timestamp"]?.intValue ?? 0)
+            if time > 253_402_300_799 { time /= 1000 }
+            groups[record.name, default: []].append(candidateRecord.count)
+            candidateRecord.append(index)
+            versionID.append(id)
+            buildNumber.append(record.buildNumber)
+            isNoarch.append(record.subdir == "noarch")
+            timestamp.append(time)
+            hasFeatures.append(Self.isSet(record.fields["features"]) || Self.isSet(record.fields["track_features"]))
         }
-        self.candidates = candidates
-        self.groups = groups
+
+        // Rank the distinct versions once; the sorts below compare integers.
+        versions = parsed
+        var ordered = Array(parsed.indices.filter { parsed[$0] != nil })
+        ordered.sort { parsed[$0]! < parsed[$1]! }
+        var rankOfID = [Int32](repeating: 0, count: parsed.count)
+        var current: Int32 = 0
+        for (position, id) in ordered.enumerated() {
+            if position > 0, parsed[ordered[position - 1]]! != parsed[id]! { current += 1 }
+            rankOfID[id] = current
+        }
+        rank = versionID.map { rankOfID[Int($0)] }
+
+        // Sort each group on a compact copy of the keys (no array lookups through self in the comparator).
+        struct SortKey {
+            var rank: Int32
+            var isNoarch: Bool
+            var buildNumber: Int64
+            var timestamp: Double
+            var candidate: Int
+        }
+        var sorted = groups
+        groups = [:]
+        var keys: [SortKey] = []
+        for name in sorted.keys {
+            keys.removeAll(keepingCapacity: true)
+            for candidate in sorted[name]! {
+                keys.append(
+                    SortKey(
+                        rank: rank[candidate], isNoarch: isNoarch[candidate], buildNumber: buildNumber[candidate],
+                        timestamp: timestamp[candidate], candidate: candidate))
+            }
+            keys.sort { lhs, rhs in
+                if lhs.rank != rhs.rank { return lhs.rank > rhs.rank }
+                if lhs.buildNumber != rhs.buildNumber { return lhs.buildNumber > rhs.buildNumber }
+                if lhs.isNoarch != rhs.isNoarch { return !lhs.isNoarch }
+                if lhs.timestamp != rhs.timestamp { return lhs.timestamp > rhs.timestamp }
+                return isNewer(lhs.candidate, rhs.candidate)
+            }
+            sorted[name] = keys.map(\.candidate)
+        }
+        groups = sorted
     }
 
     /// Whether a `features`/`track_features` value is non-empty (conda splits strings on spaces and commas).
@@ -56,29 +117,41 @@ struct CurrentRepodataSelector {
     }
 
     /// conda's version key, descending: version, build number, non-noarch, timestamp, build string.
-    static func isNewer(_ lhs: Candidate, _ rhs: Candidate) -> Bool {
-        let versionOrder = lhs.version.compare(to: rhs.version)
-        if versionOrder != 0 { return versionOrder > 0 }
-        if lhs.buildNumber != rhs.buildNumber { return lhs.buildNumber > rhs.buildNumber }
-        if lhs.isNoarch != rhs.isNoarch { return !lhs.isNoarch }
-        if lhs.timestamp != rhs.timestamp { return lhs.timestamp > rhs.timestamp }
-        if lhs.record.build != rhs.record.build { return lhs.record.build > rhs.record.build }
-        return lhs.record.filename < rhs.record.filename
+    private func isNewer(_ lhs: Int, _ rhs: Int) -> Bool {
+        if rank[lhs] != rank[rhs] { return rank[lhs] > rank[rhs] }
+        if buildNumber[lhs] != buildNumber[rhs] { return buildNumber[lhs] > buildNumber[rhs] }
+        if isNoarch[lhs] != isNoarch[rhs] { return !isNoarch[lhs] }
+        if timestamp[lhs] != timestamp[rhs] { return timestamp[lhs] > timestamp[rhs] }
+        let left = records[candidateRecord[lhs]]
+        let right = records[candidateRecord[rhs]]
+        if left.build != right.build { return left.build > right.build }
+        return left.filename < right.filename
     }
 
-    /// Indices of `name`'s candidates whose version matches conda's `name=<version>` (a prefix match).
-    func matching(name: String, versionPrefix: VersionOrder) -> [Int] {
-        (groups[name] ?? []).filter { candidates[$0].version.starts(with: versionPrefix) }
+    private func record(_ candidate: Int) -> PackageRecord { records[candidateRecord[candidate]] }
+
+    /// `name`'s candidates whose version matches conda's `name=<version of candidate>` (a prefix match).
+    private func matching(name: String, versionOf candidate: Int) -> [Int] {
+        guard let prefix = versions[Int(versionID[candidate])] else { return [] }
+        var cache: [Int32: Bool] = [:]
+        return (groups[name] ?? []).filter { member in
+            let id = versionID[member]
+            if let known = cache[id] { return known }
+            let result = versions[Int(id)]?.starts(with: prefix) ?? false
+            cache[id] = result
+            return result
+        }
     }
 
-    /// The chosen records.
-    func select() -> [PackageRecord] {
+    /// The chosen records, as a mask over ``records``.
+    func select() -> [Bool] {
+        let count = candidateRecord.count
         // Step 2: the newest version of every name.
-        var kept = [Bool](repeating: false, count: candidates.count)
+        var kept = [Bool](repeating: false, count: count)
         var keptByName: [String: [Int]] = [:]
         for (name, group) in groups {
             guard let newest = group.first else { continue }
-            let members = matching(name: name, versionPrefix: candidates[newest].version)
+            let members = matching(name: name, versionOf: newest)
             keptByName[name] = members
             for index in members { kept[index] = true }
         }
@@ -87,15 +160,15 @@ struct CurrentRepodataSelector {
         var expanded = kept
         var expandedByName = keptByName
         var seenSpecs: Set<String> = []
-        for index in candidates.indices where kept[index] {
-            for dependency in candidates[index].record.depends where seenSpecs.insert(dependency).inserted {
+        for index in 0..<count where kept[index] {
+            for dependency in record(index).depends where seenSpecs.insert(dependency).inserted {
                 guard let spec = try? MatchSpec(dependency) else { continue }
-                let satisfied = keptByName[spec.name]?.contains { spec.matches(candidates[$0].record) } ?? false
+                let satisfied = keptByName[spec.name]?.contains { spec.matches(record($0)) } ?? false
                 if satisfied { continue }
-                guard let best = groups[spec.name]?.first(where: { spec.matches(candidates[$0].record) }) else {
+                guard let best = groups[spec.name]?.first(where: { spec.matches(record($0)) }) else {
                     continue
                 }
-                for match in matching(name: spec.name, versionPrefix: candidates[best].version) where !expanded[match] {
+                for match in matching(name: spec.name, versionOf: best) where !expanded[match] {
                     expanded[match] = true
                     expandedByName[spec.name, default: []].append(match)
                 }
@@ -104,15 +177,14 @@ struct CurrentRepodataSelector {
 
         // Step 4: for names whose kept records have features, the newest feature-less version that is not newer.
         var result = expanded
-        for (name, members) in expandedByName where members.contains(where: { candidates[$0].hasFeatures }) {
-            guard let latest = members.min(by: { Self.isNewer(candidates[$0], candidates[$1]) }) else { continue }
-            let latestVersion = candidates[latest].version
-            if let keep = groups[name]?.first(where: {
-                candidates[$0].version <= latestVersion && !candidates[$0].hasFeatures
-            }) {
+        for (name, members) in expandedByName where members.contains(where: { hasFeatures[$0] }) {
+            guard let latest = members.min(by: { isNewer($0, $1) }) else { continue }
+            if let keep = groups[name]?.first(where: { rank[$0] <= rank[latest] && !hasFeatures[$0] }) {
                 result[keep] = true
             }
         }
-        return candidates.indices.filter { result[$0] }.map { candidates[$0].record }
+        var mask = [Bool](repeating: false, count: records.count)
+        for candidate in 0..<count where result[candidate] { mask[candidateRecord[candidate]] = true }
+        return mask
     }
 }

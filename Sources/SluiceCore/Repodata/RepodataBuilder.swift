@@ -10,7 +10,7 @@ public enum RepodataBuilder {
     /// each keyed by its file name with ``PackageRecord/fields`` as the value. When two records share a file name
     /// the last one wins.
     public static func repodata(subdir: String, records: [PackageRecord]) -> [UInt8] {
-        write(subdir: subdir, records: unique(records), legacyMD5: nil)
+        RepodataWriter.repodata(subdir: subdir, table: RecordTable(records: records), reuse: nil).bytes
     }
 
     /// `<subdir>/current_repodata.json`, following conda-index's `build_current_repodata` (without pins):
@@ -27,75 +27,21 @@ public enum RepodataBuilder {
     ///
     /// Records whose version conda cannot parse are left out. When two records share a file name the last one wins.
     public static func currentRepodata(subdir: String, records: [PackageRecord]) -> [UInt8] {
-        let all = unique(records)
-        let kept = CurrentRepodataSelector(records: all).select()
-        var legacyMD5: [Substring: JSONValue] = [:]
-        for record in all where record.format == .tarBz2 {
-            legacyMD5[record.filename.dropLast(8)] = record.fields["md5"] ?? .null
-        }
-        return write(subdir: subdir, records: kept, legacyMD5: legacyMD5)
+        let table = RecordTable(records: records)
+        let repodata = RepodataWriter.repodata(subdir: subdir, table: table, reuse: nil)
+        return currentRepodata(subdir: subdir, table: table, repodata: repodata)
+    }
+
+    /// `current_repodata.json` of `table`, copying each kept record's JSON from `repodata` (written for `table`).
+    static func currentRepodata(subdir: String, table: RecordTable, repodata: RepodataWriter.Document) -> [UInt8] {
+        let selector = CurrentRepodataSelector(table: table)
+        return RepodataWriter.current(
+            subdir: subdir, table: table, kept: selector.select(), legacyMD5: selector.legacyMD5, repodata: repodata)
     }
 
     /// The records with duplicate file names removed (the last one wins), in input order otherwise.
     static func unique(_ records: [PackageRecord]) -> [PackageRecord] {
-        var position: [String: Int] = [:]
-        position.reserveCapacity(records.count)
-        var result: [PackageRecord] = []
-        result.reserveCapacity(records.count)
-        for record in records {
-            if let index = position[record.filename] {
-                result[index] = record
-            } else {
-                position[record.filename] = result.count
-                result.append(record)
-            }
-        }
-        return result
-    }
-
-    /// Writes the repodata document for records with unique file names. With `legacyMD5` (stem → md5 of the
-    /// `.tar.bz2`), every `.conda` record is written with `legacy_bz2_md5` added.
-    static func write(subdir: String, records: [PackageRecord], legacyMD5: [Substring: JSONValue]?) -> [UInt8] {
-        var tarBz2: [PackageRecord] = []
-        var conda: [PackageRecord] = []
-        for record in records {
-            if record.format == .conda { conda.append(record) } else { tarBz2.append(record) }
-        }
-        tarBz2.sort { JSONWriter.utf8Precedes($0.filename, $1.filename) }
-        conda.sort { JSONWriter.utf8Precedes($0.filename, $1.filename) }
-
-        var output: [UInt8] = []
-        // Records average a little under 1 KB in conda-forge's repodata.
-        output.reserveCapacity(128 + records.count * 900)
-        JSONWriter.appendLiteral("{\"info\":{\"subdir\":", to: &output)
-        JSONWriter.appendString(subdir, to: &output)
-        JSONWriter.appendLiteral("},\"packages\":", to: &output)
-        appendRecords(tarBz2, legacyMD5: nil, to: &output)
-        JSONWriter.appendLiteral(",\"packages.conda\":", to: &output)
-        appendRecords(conda, legacyMD5: legacyMD5, to: &output)
-        JSONWriter.appendLiteral(",\"removed\":[],\"repodata_version\":1}", to: &output)
-        return output
-    }
-
-    private static func appendRecords(
-        _ records: [PackageRecord], legacyMD5: [Substring: JSONValue]?, to output: inout [UInt8]
-    ) {
-        output.append(UInt8(ascii: "{"))
-        var first = true
-        for record in records {
-            if !first { output.append(UInt8(ascii: ",")) }
-            first = false
-            JSONWriter.appendString(record.filename, to: &output)
-            output.append(UInt8(ascii: ":"))
-            if let legacyMD5 {
-                JSONWriter.appendObject(
-                    record.fields, extraKey: "legacy_bz2_md5",
-                    extraValue: legacyMD5[record.filename.dropLast(6)] ?? .null, to: &output)
-            } else {
-                JSONWriter.appendObject(record.fields, to: &output)
-            }
-        }
-        output.append(UInt8(ascii: "}"))
+        RecordTable(records: records).records
     }
 
     // MARK: channeldata.json
@@ -123,16 +69,32 @@ public enum RepodataBuilder {
             byName[package.name, default: []].append(package)
         }
         var entries: [String: JSONValue] = [:]
+        // Each distinct version string is parsed once (a proxied subdir has hundreds of builds per version).
+        var versions: [String: VersionOrder?] = [:]
+        struct Stem: Hashable {
+            var subdir: String
+            var stem: Substring
+        }
         for (name, group) in byName {
             let ranked = group.map { package in
-                (package: package, version: try? VersionOrder(package.version))
+                let version: VersionOrder?
+                if let known = versions[package.version] {
+                    version = known
+                } else {
+                    version = try? VersionOrder(package.version)
+                    versions[package.version] = version
+                }
+                return (package: package, version: version)
             }
             // Prefer .conda over a .tar.bz2 twin, as conda-index does.
-            let condaStems = Set(
-                group.filter { $0.record.format == .conda }.map { "\($0.subdir)/\($0.filename.dropLast(6))" })
+            var condaStems = Set<Stem>()
+            for package in group where package.record.format == .conda {
+                condaStems.insert(Stem(subdir: package.subdir, stem: package.filename.dropLast(6)))
+            }
             let candidates = ranked.filter { entry in
                 entry.package.record.format == .conda
-                    || !condaStems.contains("\(entry.package.subdir)/\(entry.package.filename.dropLast(8))")
+                    || !condaStems.contains(
+                        Stem(subdir: entry.package.subdir, stem: entry.package.filename.dropLast(8)))
             }
             guard
                 let newest = candidates.max(by: { lhs, rhs in

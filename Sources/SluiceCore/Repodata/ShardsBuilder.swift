@@ -109,20 +109,25 @@ public enum ShardsBuilder {
         previous: [String: ShardEntry] = [:]
     ) throws(SluiceError) -> RepodataShards {
         try build(
-            subdir: subdir, uniqueRecords: RepodataBuilder.unique(records), builtAt: builtAt, createdAt: createdAt,
-            zstdLevel: zstdLevel, previous: previous)
+            subdir: subdir, table: RecordTable(records: records), builtAt: builtAt, createdAt: createdAt,
+            zstdLevel: zstdLevel, previous: previous, previousRecords: [:])
     }
 
-    /// ``build(subdir:records:builtAt:createdAt:zstdLevel:previous:)`` for records whose file names are unique.
+    /// ``build(subdir:records:builtAt:createdAt:zstdLevel:previous:)`` for a record table.
+    ///
+    /// - Parameter previousRecords: the records the `previous` entries were built from (by file name). A name whose
+    ///   records are as many as its previous shard held and each equal to the previous record of its file name keeps
+    ///   its previous entry without being encoded at all; other names are encoded and compared by digest.
     static func build(
         subdir: String,
-        uniqueRecords records: [PackageRecord],
+        table: RecordTable,
         builtAt: Date,
         createdAt: Date?,
         zstdLevel: Int32,
-        previous: [String: ShardEntry]
+        previous: [String: ShardEntry],
+        previousRecords: [String: PackageRecord]
     ) throws(SluiceError) -> RepodataShards {
-        let groups = group(records)
+        let groups = group(table)
         // A few chunks per core for balance, every chunk non-empty.
         let chunkSize = max(1, (groups.count + maximumChunks - 1) / maximumChunks)
         let results = ParallelSlots<[ShardEntry]>(count: (groups.count + chunkSize - 1) / chunkSize)
@@ -135,6 +140,12 @@ public enum ShardsBuilder {
                 entries.reserveCapacity(range.count)
                 for index in range {
                     let (name, group) = groups[index]
+                    if let old = previous[name], old.recordCount == group.count, !previousRecords.isEmpty,
+                        group.allSatisfy({ previousRecords[$0.filename] == $0 })
+                    {
+                        entries.append(old)
+                        continue
+                    }
                     writer.removeAll()
                     appendShard(records: group, to: &writer)
                     let contentDigest = Array(SHA256.hash(data: writer.bytes))
@@ -223,9 +234,10 @@ public enum ShardsBuilder {
     // MARK: Encoding
 
     /// Records grouped by package name, names in sorted order.
-    static func group(_ records: [PackageRecord]) -> [(name: String, records: [PackageRecord])] {
+    static func group(_ table: RecordTable) -> [(name: String, records: [PackageRecord])] {
         var byName: [String: [PackageRecord]] = [:]
-        for record in records {
+        for index in table.tarBz2 + table.conda {
+            let record = table.records[index]
             guard let name = packageName(of: record) else { continue }
             byName[name, default: []].append(record)
         }

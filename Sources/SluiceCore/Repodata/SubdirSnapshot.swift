@@ -65,24 +65,51 @@ public struct SubdirSnapshot: Sendable {
     /// Package name → its shard and the shard's cache key; pass it (or the whole snapshot) to the next build so that
     /// names whose records did not change keep their compressed shard.
     public let shardEntries: [String: ShardEntry]
+    /// File name → where the record's JSON value lies in `files["repodata.json"]`: the next build copies those bytes
+    /// for every record that did not change instead of serializing it again.
+    let recordRanges: [String: Range<Int>]
+    /// The zstd level the shards were compressed at: a build at another level compresses every shard again, so that
+    /// it gives the same bytes as a build without a previous snapshot.
+    let shardZstdLevel: Int32?
 
+    /// Creates a snapshot from parts (``build(subdir:records:builtAt:zstdLevel:shardZstdLevel:previous:largeInputSize:bzip2MaximumInputSize:)``
+    /// is the usual way); a snapshot made here gives the next build nothing to copy.
     public init(
         subdir: String, builtAt: Date, records: [String: PackageRecord], files: [String: PublishedFile],
         shards: [String: PublishedFile] = [:], shardEntries: [String: ShardEntry] = [:]
     ) {
+        self.init(
+            subdir: subdir, builtAt: builtAt, records: records, files: files, shards: shards,
+            shardEntries: shardEntries, recordRanges: [:], shardZstdLevel: nil)
+    }
+
+    init(
+        subdir: String, builtAt: Date, records: [String: PackageRecord], files: [String: PublishedFile],
+        shards: [String: PublishedFile], shardEntries: [String: ShardEntry], recordRanges: [String: Range<Int>],
+        shardZstdLevel: Int32?
+    ) {
+        self.shardZstdLevel = shardZstdLevel
         self.subdir = subdir
         self.builtAt = builtAt
         self.records = records
         self.files = files
         self.shards = shards
         self.shardEntries = shardEntries
+        self.recordRanges = recordRanges
+    }
+
+    /// What the next build may copy from this snapshot, if it keeps the record ranges.
+    var recordReuse: RecordJSONReuse? {
+        guard !recordRanges.isEmpty, let document = files["repodata.json"]?.bytes else { return nil }
+        return RecordJSONReuse(document: document, ranges: recordRanges, records: records)
     }
 
     /// Documents larger than this (bytes) are zstd-compressed at ``largeInputZstdLevel`` with two worker threads
     /// instead of the configured level: level 16 on conda-forge's 200 MB linux-64 takes close to a minute on one
     /// core, level 3 under a second (for a file about 16 % larger). Default 16 MiB.
     public static let largeInputSize = 16 << 20
-    /// The zstd level used for documents over ``largeInputSize``.
+    /// The zstd level used for documents over ``largeInputSize``, and for the shards of a subdir whose
+    /// `repodata.json` is over it.
     public static let largeInputZstdLevel: Int32 = 3
     /// `.bz2` variants are published only for documents up to this size (bytes): bzip2 runs at about 12 MB/s, and
     /// only rattler ever downloads `.bz2`, after a `HEAD` shows that `.zst` is missing — which never happens here,
@@ -97,13 +124,16 @@ public struct SubdirSnapshot: Sendable {
         ShardsBuilder.indexFileName,
     ]
 
-    /// Builds all index files of `subdir` from `records`: the two JSON documents, then in parallel their four
-    /// compressed forms (zstd at `zstdLevel`, bzip2 at level 9) and the CEP 16 shards (see ``ShardsBuilder``; zstd at
-    /// `shardZstdLevel`). An empty record list gives the minimal valid repodata and a shard index with no shards.
+    /// Builds all index files of `subdir` from `records`: `repodata.json` (written in parallel chunks), then in
+    /// parallel `current_repodata.json`, the compressed forms (zstd at `zstdLevel`, bzip2 at level 9) and the CEP 16
+    /// shards (see ``ShardsBuilder``; zstd at `shardZstdLevel`). An empty record list gives the minimal valid repodata
+    /// and a shard index with no shards.
     ///
-    /// - Parameter previous: the last snapshot of the same subdir, if any: shards of names whose records did not
-    ///   change are taken from it instead of being compressed again, and an unchanged shard index keeps its
-    ///   `Last-Modified`.
+    /// - Parameter previous: the last snapshot of the same subdir, if any. Its work is reused wherever the records
+    ///   did not change: a record equal to the previous one is copied into `repodata.json` as the bytes it had there
+    ///   (not serialized again), a name whose records are all unchanged keeps its shard without encoding or
+    ///   compressing it again, and an unchanged shard index keeps its `Last-Modified`. The result is byte for byte
+    ///   the result of a build without `previous`.
     /// - Throws: `SluiceError` from the compressors (`internalError` if a codec fails).
     public static func build(
         subdir: String, records: [PackageRecord], builtAt: Date = Date(), zstdLevel: Int32 = 16,
@@ -111,58 +141,67 @@ public struct SubdirSnapshot: Sendable {
         largeInputSize: Int = SubdirSnapshot.largeInputSize,
         bzip2MaximumInputSize: Int = SubdirSnapshot.bzip2MaximumInputSize
     ) throws(SluiceError) -> SubdirSnapshot {
-        let unique = RepodataBuilder.unique(records)
-        var byFilename: [String: PackageRecord] = [:]
-        byFilename.reserveCapacity(unique.count)
-        for record in unique { byFilename[record.filename] = record }
-
-        let documents = ParallelSlots<Data>(count: 2)
-        DispatchQueue.concurrentPerform(iterations: 2) { index in
-            let bytes =
-                index == 0
-                ? RepodataBuilder.write(subdir: subdir, records: unique, legacyMD5: nil)
-                : RepodataBuilder.currentRepodata(subdir: subdir, records: unique)
-            documents.set(index, .success(Data(bytes)))
+        var byFilename: [String: PackageRecord] = Dictionary(minimumCapacity: records.count)
+        var hasDuplicates = false
+        for record in records where byFilename.updateValue(record, forKey: record.filename) != nil {
+            hasDuplicates = true
         }
-        let repodata = try documents.get(0)
-        let current = try documents.get(1)
+        let table = RecordTable(records: records, knownUnique: !hasDuplicates)
 
-        // zstd of repodata, bzip2 of repodata, zstd of current, bzip2 of current; the shards alongside (they fill
-        // the cores the short compressions leave idle while bzip2 of repodata.json runs).
-        let inputs = [repodata, repodata, current, current]
-        let compressed = ParallelSlots<Data>(count: 4)
-        let sharded = ParallelSlots<RepodataShards>(count: 1)
-        DispatchQueue.concurrentPerform(iterations: 5) { index in
-            if index == 4 {
-                do throws(SluiceError) {
-                    let shards = try ShardsBuilder.build(
-                        subdir: subdir, uniqueRecords: unique, builtAt: builtAt, createdAt: nil,
-                        zstdLevel: shardZstdLevel, previous: previous?.shardEntries ?? [:])
-                    sharded.set(0, .success(shards))
-                } catch {
-                    sharded.set(0, .failure(error))
-                }
-                return
-            }
-            do throws(SluiceError) {
-                let input = inputs[index]
+        let written = RepodataWriter.repodata(subdir: subdir, table: table, reuse: previous?.recordReuse)
+        let repodata = noCopyData(written.bytes)
+
+        // current_repodata.json and its compressed forms, and the compressed forms of repodata.json, each on its own
+        // worker, while this thread builds the shards in parallel chunks. (A concurrentPerform nested in another runs
+        // serially, so the shards must not be one of several concurrentPerform iterations.)
+        let compressed = ParallelSlots<Data>(count: 4)  // repodata zst, repodata bz2, current zst, current bz2
+        let currentSlot = ParallelSlots<Data>(count: 1)
+        let compress: @Sendable (Data, Bool) throws(SluiceError) -> Data = { input, zstd in
+            if zstd {
                 let isLarge = input.count > largeInputSize
-                let output: Data
-                if index % 2 == 0 {
-                    output = try Zstd.compress(
-                        input, level: isLarge ? min(zstdLevel, largeInputZstdLevel) : zstdLevel,
-                        workers: isLarge ? 2 : 0)
-                } else if input.count > bzip2MaximumInputSize {
-                    output = Data()  // not published; see bzip2MaximumInputSize
-                } else {
-                    output = try Bzip2.compress(input)
-                }
-                compressed.set(index, .success(output))
+                return try Zstd.compress(
+                    input, level: isLarge ? min(zstdLevel, largeInputZstdLevel) : zstdLevel, workers: isLarge ? 2 : 0)
+            }
+            // Not published above the limit; see bzip2MaximumInputSize.
+            return input.count > bzip2MaximumInputSize ? Data() : try Bzip2.compress(input)
+        }
+        let shared = UncheckedSendable((table, written))
+        let workers = DispatchGroup()
+        DispatchQueue.global().async(group: workers) {
+            do throws(SluiceError) {
+                compressed.set(0, .success(try compress(repodata, true)))
+                compressed.set(1, .success(try compress(repodata, false)))
             } catch {
-                compressed.set(index, .failure(error))
+                compressed.set(0, .failure(error))
+                compressed.set(1, .failure(error))
             }
         }
-        let shards = try sharded.get(0)
+        DispatchQueue.global().async(group: workers) {
+            do throws(SluiceError) {
+                let (table, written) = shared.value
+                let current = noCopyData(
+                    RepodataBuilder.currentRepodata(subdir: subdir, table: table, repodata: written))
+                currentSlot.set(0, .success(current))
+                compressed.set(2, .success(try compress(current, true)))
+                compressed.set(3, .success(try compress(current, false)))
+            } catch {
+                currentSlot.set(0, .failure(error))
+                compressed.set(2, .failure(error))
+                compressed.set(3, .failure(error))
+            }
+        }
+        // Thousands of shards of a large subdir are compressed at the fast level too.
+        let shardLevel = repodata.count > largeInputSize ? min(shardZstdLevel, largeInputZstdLevel) : shardZstdLevel
+        let reusable = previous.map { $0.shardZstdLevel == nil || $0.shardZstdLevel == shardLevel } ?? false
+        let shardsResult = Result { () throws(SluiceError) -> RepodataShards in
+            try ShardsBuilder.build(
+                subdir: subdir, table: table, builtAt: builtAt, createdAt: nil, zstdLevel: shardLevel,
+                previous: reusable ? previous?.shardEntries ?? [:] : [:],
+                previousRecords: reusable ? previous?.records ?? [:] : [:])
+        }
+        workers.wait()
+        let shards = try shardsResult.get()
+        let current = try currentSlot.get(0)
         // An unchanged index keeps its Last-Modified as well as its ETag.
         var shardIndex = shards.index
         if let old = previous?.files[ShardsBuilder.indexFileName], old.bytes == shardIndex.bytes {
@@ -175,21 +214,37 @@ public struct SubdirSnapshot: Sendable {
         var files: [String: PublishedFile] = [
             "repodata.json": PublishedFile(bytes: repodata, contentType: json, lastModified: builtAt),
             "repodata.json.zst": PublishedFile(bytes: try compressed.get(0), contentType: zstd, lastModified: builtAt),
-            "repodata.json.bz2": PublishedFile(bytes: try compressed.get(1), contentType: bzip2, lastModified: builtAt),
             "current_repodata.json": PublishedFile(bytes: current, contentType: json, lastModified: builtAt),
             "current_repodata.json.zst": PublishedFile(
                 bytes: try compressed.get(2), contentType: zstd, lastModified: builtAt),
-            "current_repodata.json.bz2": PublishedFile(
-                bytes: try compressed.get(3), contentType: bzip2, lastModified: builtAt),
             ShardsBuilder.indexFileName: shardIndex,
         ]
-        for (name, input) in [("repodata.json.bz2", repodata), ("current_repodata.json.bz2", current)]
-        where input.count > bzip2MaximumInputSize {
-            files[name] = nil
+        if repodata.count <= bzip2MaximumInputSize {
+            files["repodata.json.bz2"] = PublishedFile(
+                bytes: try compressed.get(1), contentType: bzip2, lastModified: builtAt)
+        }
+        if current.count <= bzip2MaximumInputSize {
+            files["current_repodata.json.bz2"] = PublishedFile(
+                bytes: try compressed.get(3), contentType: bzip2, lastModified: builtAt)
+        }
+        var recordRanges: [String: Range<Int>] = Dictionary(minimumCapacity: table.records.count)
+        for (index, record) in table.records.enumerated() {
+            recordRanges[record.filename] = written.valueRanges[index]
         }
         return SubdirSnapshot(
             subdir: subdir, builtAt: builtAt, records: byFilename, files: files, shards: shards.files,
-            shardEntries: shards.entries)
+            shardEntries: shards.entries, recordRanges: recordRanges, shardZstdLevel: shardLevel)
+    }
+
+    /// `bytes` as `Data` without copying them: the array's buffer is kept alive by the `Data` and never written.
+    static func noCopyData(_ bytes: [UInt8]) -> Data {
+        guard !bytes.isEmpty else { return Data() }
+        let owner = bytes
+        return bytes.withUnsafeBytes { buffer in
+            Data(
+                bytesNoCopy: UnsafeMutableRawPointer(mutating: buffer.baseAddress!), count: buffer.count,
+                deallocator: .custom { _, _ in withExtendedLifetime(owner) {} })
+        }
     }
 }
 

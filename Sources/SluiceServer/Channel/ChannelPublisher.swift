@@ -21,16 +21,43 @@ import SluiceUpstream
 /// always exists. Serving a proxy subdir asks the mirror to revalidate stale upstream records in the background; when
 /// they change, ``upstreamChanged(connector:subdir:)`` rebuilds the affected snapshots.
 ///
+/// **Compliance.** With a ``ComplianceGate``, every build asks it once for the feed's ``ComplianceView`` and leaves
+/// every record the view blocks out of every variant, the shards and `channeldata.json` (the package lookup tables of
+/// ``ServedSubdir`` keep them, so the channel route can answer 403 rather than 404 for a blocked file). When verdicts
+/// change, the compliance service calls ``republish(feed:)``.
+///
+/// **Incremental builds.** Each build hands the live snapshot to `SubdirSnapshot.build`, which copies the JSON of
+/// every unchanged record from the previous `repodata.json` and keeps the shards of names whose records did not
+/// change; files whose bytes did not change keep their prepared ``ServedFile`` (no second gzip). A build still reads
+/// the subdir's rows from the database, which is what keeps the live snapshot equal to the last commit. Compression is
+/// what remains expensive, so a build that was queued behind a running one (a burst of uploads) compresses at
+/// ``Configuration/burstZstdLevel`` and, once nothing is queued, one more build at ``Configuration/zstdLevel``
+/// settles the subdir on the small `.zst` (every snapshot is complete and consistent either way).
+///
 /// Compression (zstd, bzip2, gzip) runs on NIO's blocking thread pool, not on the actor or the cooperative pool.
 public actor ChannelPublisher {
     /// How snapshots are built.
     public struct Configuration: Sendable {
         /// The zstd level of `repodata.json.zst` (conda-index uses 16).
         public var zstdLevel: Int32 = 16
+        /// `.json` files up to this size (bytes) get a precomputed gzip representation; larger ones (a 200 MB
+        /// proxied `repodata.json` would take seconds of deflate) are sent as they are, and clients that want them
+        /// small fetch the `.zst`. Default 16 MiB.
+        public var gzipMaximumSize: Int = 16 << 20
+        /// The zstd level of builds made during a burst of changes: a build that was queued behind a running one of
+        /// the same subdir. Such a build also leaves out the `.bz2` files (which only rattler fetches, and only when
+        /// `.zst` is missing) and the gzip forms. Once the burst is over, one more build at ``zstdLevel`` with every
+        /// form follows, so the subdir settles on the full set; meanwhile each upload waits for a cheap build instead
+        /// of a level-16 one with bzip2. Never above ``zstdLevel``. Default 3.
+        public var burstZstdLevel: Int32 = 3
+        /// Set on the configuration of a burst build: no `.bz2` and no gzip (the settling build makes them).
+        var isBurst = false
 
-        /// Creates a configuration; `zstdLevel` defaults to 16.
-        public init(zstdLevel: Int32 = 16) {
+        /// Creates a configuration; `zstdLevel` defaults to 16, `gzipMaximumSize` to 16 MiB, `burstZstdLevel` to 3.
+        public init(zstdLevel: Int32 = 16, gzipMaximumSize: Int = 16 << 20, burstZstdLevel: Int32 = 3) {
             self.zstdLevel = zstdLevel
+            self.gzipMaximumSize = gzipMaximumSize
+            self.burstZstdLevel = burstZstdLevel
         }
     }
 
@@ -62,19 +89,22 @@ public actor ChannelPublisher {
 
     private let metadata: any MetadataStore
     private let mirror: UpstreamMirror?
+    private let compliance: (any ComplianceGate)?
     private let configuration: Configuration
     private let logger: Logger
     private var slots: [SlotKey: Slot] = [:]
     private var lastJobID: UInt64 = 0
 
     /// Creates a publisher that reads packages from `metadata` and, for proxy feeds, upstream records from `mirror`
-    /// (without a mirror, connectors are ignored). Nothing is built until first asked for.
+    /// (without a mirror, connectors are ignored). With `compliance`, records its views block are left out of
+    /// everything published. Nothing is built until first asked for.
     public init(
-        metadata: any MetadataStore, mirror: UpstreamMirror? = nil, configuration: Configuration = .init(),
-        logger: Logger
+        metadata: any MetadataStore, mirror: UpstreamMirror? = nil, compliance: (any ComplianceGate)? = nil,
+        configuration: Configuration = .init(), logger: Logger
     ) {
         self.metadata = metadata
         self.mirror = mirror
+        self.compliance = compliance
         self.configuration = configuration
         self.logger = logger
     }
@@ -94,6 +124,35 @@ public actor ChannelPublisher {
         if slots[channeldataKey] != nil {
             _ = try await rebuild(channeldataKey)
         }
+    }
+
+    /// Rebuilds everything published for `feed`: every subdir snapshot built so far and its `channeldata.json`.
+    /// Call it when what the feed may show changed without a package change, e.g. when the ``ComplianceGate``'s
+    /// verdicts changed (advisories, policies, exceptions, the feed's blocking switch). Subdirs not built yet need
+    /// nothing: they ask the gate when first built.
+    ///
+    /// Returns once every rebuilt snapshot is live (each reflecting the commits and verdicts at the time of the call).
+    /// - Throws: the first build error (`SluiceError.notFound` if the feed no longer exists, store or compression
+    ///   errors); the other subdirs are still rebuilt, and a failed one keeps its previous snapshot.
+    public func republish(feed: String) async throws {
+        let keys = slots.keys.filter { $0.feed == feed && $0.subdir != nil }.sorted { $0.subdir! < $1.subdir! }
+        var firstError: (any Error)?
+        for key in keys {
+            do {
+                _ = try await rebuild(key)
+            } catch {
+                firstError = firstError ?? error
+            }
+        }
+        let channeldataKey = SlotKey(feed: feed, subdir: nil)
+        if slots[channeldataKey] != nil {
+            do {
+                _ = try await rebuild(channeldataKey)
+            } catch {
+                firstError = firstError ?? error
+            }
+        }
+        if let firstError { throw firstError }
     }
 
     /// Rebuilds the published snapshots that use `connector`'s records: of `subdir`, or of every subdir when nil
@@ -191,14 +250,23 @@ public actor ChannelPublisher {
         let previousJob = slot.running?.task
         let metadata = self.metadata
         let mirror = self.mirror
-        let configuration = self.configuration
-        let task = Task<Artifact, any Error> {
+        let compliance = self.compliance
+        // A build queued behind a running one is part of a burst: compress it fast, and settle afterwards.
+        let isBurst = previousJob != nil && key.subdir != nil
+        var configuration = self.configuration
+        if isBurst {
+            configuration.zstdLevel = min(configuration.zstdLevel, configuration.burstZstdLevel)
+            configuration.isBurst = true
+        }
+        let task = Task<Artifact, any Error> { [configuration] in
             if let previousJob { _ = try? await previousJob.value }
             let previous = self.promote(key, id: id)
             do {
                 let artifact = try await Self.build(
-                    key, previous: previous, metadata: metadata, mirror: mirror, configuration: configuration)
+                    key, previous: previous, metadata: metadata, mirror: mirror, compliance: compliance,
+                    configuration: configuration)
                 self.install(key, id: id, artifact: artifact)
+                if isBurst { self.settle(key) }
                 return artifact
             } catch {
                 self.install(key, id: id, artifact: nil)
@@ -221,6 +289,13 @@ public actor ChannelPublisher {
         }
         slots[key] = slot
         return try await task.value
+    }
+
+    /// After a burst build: when nothing is queued behind it, starts one more build at the configured level in the
+    /// background (a request arriving meanwhile joins the next build as usual).
+    private func settle(_ key: SlotKey) {
+        guard let slot = slots[key], slot.running == nil, slot.queued == nil, slot.live != nil else { return }
+        Task { _ = try? await self.rebuild(key) }
     }
 
     /// Makes the queued job `id` the running one (it is about to read the database) and returns the live subdir it
@@ -258,30 +333,34 @@ public actor ChannelPublisher {
 
     private static func build(
         _ key: SlotKey, previous: ServedSubdir?, metadata: any MetadataStore, mirror: UpstreamMirror?,
-        configuration: Configuration
+        compliance: (any ComplianceGate)?, configuration: Configuration
     ) async throws -> Artifact {
         guard let feed = try await metadata.feed(named: key.feed) else {
             throw SluiceError.notFound("There is no feed named '\(key.feed)'.")
         }
         let connectors = mirror == nil ? [] : feed.connectors
+        // One view per build: every record of this build is judged against the same verdicts.
+        let view = await compliance?.view(feed: key.feed)
         if let subdir = key.subdir {
             return .subdir(
                 try await buildSubdir(
                     feed: key.feed, connectors: connectors, subdir: subdir, previous: previous, metadata: metadata,
-                    mirror: mirror, configuration: configuration),
+                    mirror: mirror, view: view, configuration: configuration),
                 connectors: connectors)
         }
         return .channeldata(
-            try await buildChanneldata(feed: key.feed, connectors: connectors, metadata: metadata, mirror: mirror))
+            try await buildChanneldata(
+                feed: key.feed, connectors: connectors, metadata: metadata, mirror: mirror, view: view,
+                configuration: configuration))
     }
 
     private static func buildSubdir(
         feed: String, connectors: [String], subdir: String, previous: ServedSubdir?, metadata: any MetadataStore,
-        mirror: UpstreamMirror?, configuration: Configuration
+        mirror: UpstreamMirror?, view: (any ComplianceView)?, configuration: Configuration
     ) async throws -> ServedSubdir? {
         let stored = try await metadata.packages(feed: feed, subdir: subdir)
         var records = stored.map(\.record)
-        var packages: [String: ServedPackage] = [:]
+        var packages: [String: ServedPackage] = Dictionary(minimumCapacity: stored.count)
         for package in stored {
             packages[package.filename] = ServedPackage(
                 sha256: package.sha256, size: package.size, lastModified: package.uploadedAt)
@@ -295,10 +374,13 @@ public actor ChannelPublisher {
                     let upstream = try await mirror.records(for: connector, subdir: subdir)
                 else { continue }
                 upstreamHasSubdir = true
-                for record in upstream
-                where packages[record.filename] == nil
-                    && upstreamPackages[record.filename] == nil
-                {
+                upstreamPackages.reserveCapacity(upstreamPackages.count + upstream.count)
+                records.reserveCapacity(records.count + upstream.count)
+                let hasLocal = !packages.isEmpty
+                let first = upstreamPackages.isEmpty
+                for record in upstream where !hasLocal || packages[record.filename] == nil {
+                    // The first connector that lists a file name wins (one connector's list has each name once).
+                    guard first || upstreamPackages.index(forKey: record.filename) == nil else { continue }
                     upstreamPackages[record.filename] = UpstreamPackage(
                         connector: name, expected: ExpectedFile(record: record))
                     records.append(Self.servable(record))
@@ -308,18 +390,33 @@ public actor ChannelPublisher {
         if stored.isEmpty && !upstreamHasSubdir && subdir != "noarch" {
             return nil
         }
+        if let view {
+            records.removeAll { view.blocks($0, subdir: subdir) }
+        }
         let builtAt = Date()
         let zstdLevel = configuration.zstdLevel
+        // A burst build leaves out the slow, rarely used forms (.bz2, gzip); the settling build adds them.
+        let gzipMaximumSize = configuration.isBurst ? -1 : configuration.gzipMaximumSize
+        let bzip2MaximumInputSize = configuration.isBurst ? -1 : SubdirSnapshot.bzip2MaximumInputSize
         return try await NIOThreadPool.singleton.runIfActive { [packages, records, upstreamPackages] in
             let snapshot = try SubdirSnapshot.build(
                 subdir: subdir, records: records, builtAt: builtAt, zstdLevel: zstdLevel,
-                previous: previous?.snapshot)
+                previous: previous?.snapshot, bzip2MaximumInputSize: bzip2MaximumInputSize)
             var files: [String: ServedFile] = [:]
             for (name, file) in snapshot.files {
-                files[name] = try ServedFile(file, gzip: name.hasSuffix(".json"))
+                let gzip = name.hasSuffix(".json") && file.bytes.count <= gzipMaximumSize
+                // A file whose bytes did not change keeps what was prepared for it (and its Last-Modified), unless
+                // it lacks a gzip form that is wanted now (after a burst build).
+                if let old = previous?.files[name], old.published.etag == file.etag,
+                    old.published.bytes.count == file.bytes.count, !gzip || old.gzip != nil
+                {
+                    files[name] = old
+                    continue
+                }
+                files[name] = try ServedFile(file, gzip: gzip)
             }
             // Shards are content-addressed: one that the previous snapshot served is reused as it is.
-            var shards: [String: ServedFile] = [:]
+            var shards: [String: ServedFile] = Dictionary(minimumCapacity: snapshot.shards.count)
             for (name, file) in snapshot.shards {
                 shards[name] = try previous?.shards[name] ?? ServedFile(file, gzip: false)
             }
@@ -327,6 +424,60 @@ public actor ChannelPublisher {
                 snapshot: snapshot, files: files, shards: shards, packages: packages,
                 upstreamPackages: upstreamPackages)
         }
+    }
+
+    /// The records of one upstream subdir that can decide its names' entries in `channeldata.json`: per name, every
+    /// record of its newest version (the newest package, its `.conda`/`.tar.bz2` twin and the tie-breaks are decided
+    /// among those exactly as among all records) and the record with the newest timestamp. Upstream records carry no
+    /// channel data (flags, `run_exports`), so no other record can change the entry; the subdir is the same for all.
+    /// A name with no parseable version keeps all its records. This turns 450,000 upstream records into a few
+    /// thousand before `RepodataBuilder.channeldata` runs.
+    static func channeldataCandidates(_ records: [PackageRecord]) -> [PackageRecord] {
+        struct Group {
+            var newest: VersionOrder?
+            var members: [Int] = []
+            var unparsed: [Int] = []
+            var latest: Int
+            var latestTimestamp: Int64
+        }
+        var versions: [String: VersionOrder?] = [:]
+        var groups: [String: Group] = [:]
+        for (index, record) in records.enumerated() {
+            let versionString = record.version
+            let version: VersionOrder?
+            if let known = versions[versionString] {
+                version = known
+            } else {
+                version = try? VersionOrder(versionString)
+                versions[versionString] = version
+            }
+            let timestamp = record.fields["timestamp"]?.intValue ?? 0
+            let name = record.name
+            var group = groups[name] ?? Group(latest: index, latestTimestamp: timestamp)
+            if timestamp > group.latestTimestamp {
+                group.latest = index
+                group.latestTimestamp = timestamp
+            }
+            if let version {
+                if let newest = group.newest, newest > version {
+                    // older: cannot be the newest package
+                } else if let newest = group.newest, newest == version {
+                    group.members.append(index)
+                } else {
+                    group.newest = version
+                    group.members = [index]
+                }
+            } else {
+                group.unparsed.append(index)
+            }
+            groups[name] = group
+        }
+        var kept: [Int] = []
+        for group in groups.values {
+            kept += group.newest == nil ? group.unparsed : group.members
+            kept.append(group.latest)
+        }
+        return Set(kept).sorted().map { records[$0] }
     }
 
     /// An upstream record as a proxy feed publishes it: every field kept, `depends: null` made `[]` (rattler
@@ -339,7 +490,8 @@ public actor ChannelPublisher {
     }
 
     private static func buildChanneldata(
-        feed: String, connectors: [String], metadata: any MetadataStore, mirror: UpstreamMirror?
+        feed: String, connectors: [String], metadata: any MetadataStore, mirror: UpstreamMirror?,
+        view: (any ComplianceView)?, configuration: Configuration
     ) async throws -> ServedFile {
         var stored: [StoredPackage] = []
         var localFiles = Set<String>()
@@ -348,21 +500,29 @@ public actor ChannelPublisher {
             stored += rows
             for row in rows { localFiles.insert(subdir + "/" + row.filename) }
         }
-        // Proxy feeds: the upstream records the mirror holds now (channeldata never makes Sluice call out).
+        if let view {
+            stored.removeAll { view.blocks($0.record, subdir: $0.subdir) }
+        }
+        // Proxy feeds: the upstream records the mirror holds now (channeldata never makes Sluice call out), reduced
+        // to those that can change the result.
         if let mirror {
             for name in connectors {
                 for (subdir, records) in await mirror.loadedRecords(connector: name) {
-                    for record in records where localFiles.insert(subdir + "/" + record.filename).inserted {
+                    var visible = records
+                    if let view { visible.removeAll { view.blocks($0, subdir: subdir) } }
+                    for record in Self.channeldataCandidates(visible)
+                    where localFiles.insert(subdir + "/" + record.filename).inserted {
                         stored.append(StoredPackage(feed: feed, subdir: subdir, record: Self.servable(record)))
                     }
                 }
             }
         }
         let builtAt = Date()
+        let gzipMaximumSize = configuration.gzipMaximumSize
         return try await NIOThreadPool.singleton.runIfActive { [stored] in
             let bytes = RepodataBuilder.channeldata(packages: stored)
             let file = PublishedFile(bytes: Data(bytes), contentType: "application/json", lastModified: builtAt)
-            return try ServedFile(file, gzip: true)
+            return try ServedFile(file, gzip: file.bytes.count <= gzipMaximumSize)
         }
     }
 }

@@ -448,11 +448,19 @@ public actor UpstreamMirror {
                     changed = false
                     await save(key, state: state, recordCount: state.records?.count ?? 0, previousSHA256: nil)
                 } else {
-                    let records = try await Self.parse(
+                    // Parse (off the actor) while the body is saved as a blob.
+                    async let parsed = Self.parse(
                         client: client, body, subdir: subdir, filter: ConnectorFilter(connector.filters))
+                    await store(body, sha256: sha256)
+                    let records: [PackageRecord]
+                    do {
+                        records = try await parsed
+                    } catch {
+                        await discardUnreferenced(sha256)
+                        throw error
+                    }
                     let state = SubdirState(
                         records: records, sha256: sha256, validators: newValidators, confirmedAt: confirmedAt)
-                    await store(body, sha256: sha256)
                     states[key] = state
                     changed = true
                     await save(key, state: state, recordCount: records.count, previousSHA256: previous?.sha256)
@@ -497,6 +505,17 @@ public actor UpstreamMirror {
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             logger.error("Could not save upstream repodata", metadata: ["sha256": "\(sha256)", "error": "\(error)"])
+        }
+    }
+
+    /// Deletes the blob `sha256` when nothing references it (an upstream body that turned out not to parse).
+    private func discardUnreferenced(_ sha256: String) async {
+        let blobs = self.blobs
+        let metadata = self.metadata
+        try? await blobLocks.withLock(sha256) { @Sendable () async throws in
+            if try await metadata.referenceCount(sha256: sha256) == 0 {
+                try await blobs.delete(sha256: sha256)
+            }
         }
     }
 

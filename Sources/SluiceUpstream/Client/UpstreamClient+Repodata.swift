@@ -129,46 +129,103 @@ extension UpstreamClient {
         subdir: String,
         filter: ConnectorFilter
     ) throws(SluiceError) -> [PackageRecord] {
-        if json.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) { return [] }
-        let document: JSONValue
-        do {
-            document = try JSONValue.parse(json)
+        guard let first = json.first(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) }) else {
+            return []
+        }
+        guard first == UInt8(ascii: "{") || first == 0xEF else {
+            // Not an object: let the tree parser say whether it is JSON at all.
+            do {
+                _ = try JSONValue.parse(json)
+            } catch {
+                throw SluiceError(
+                    .upstreamUnavailable, "Upstream repodata for \(subdir) is not valid JSON: \(error.message)",
+                    cause: error)
+            }
+            throw SluiceError(.upstreamUnavailable, "Upstream repodata for \(subdir) is not a JSON object.")
+        }
+        // Streamed record by record (no document tree): a 450,000-record subdir is parsed once, into its records.
+        var records: [PackageRecord] = []
+        records.reserveCapacity(json.count / 600)
+        var position: [String: Int] = [:]
+        position.reserveCapacity(json.count / 600)
+        let parsed: Result<RepodataStream.Header, SluiceError> = json.withUnsafeBytes { bytes in
+            Result { () throws(SluiceError) -> RepodataStream.Header in
+                try RepodataStream.parse(bytes, skippingKeys: ["url", "channel"]) { _, filename, fields in
+                    guard var record = Self.upstreamRecord(filename: filename, fields: fields, filter: filter) else {
+                        return
+                    }
+                    if record.fields["subdir"]?.stringValue?.isEmpty ?? true {
+                        record.fields["subdir"] = .string(subdir)
+                    }
+                    // A file name listed twice keeps its last record, as a JSON object keeps its last member.
+                    if let existing = position.updateValue(records.count, forKey: filename) {
+                        records[existing] = record
+                        position[filename] = existing
+                    } else {
+                        records.append(record)
+                    }
+                }
+            }
+        }
+        let header: RepodataStream.Header
+        do throws(SluiceError) {
+            header = try parsed.get()
         } catch {
             throw SluiceError(
                 .upstreamUnavailable, "Upstream repodata for \(subdir) is not valid JSON: \(error.message)",
                 cause: error)
         }
-        guard case .object(let root) = document else {
-            throw SluiceError(.upstreamUnavailable, "Upstream repodata for \(subdir) is not a JSON object.")
-        }
-        if let declared = root["info"]?["subdir"]?.stringValue, !declared.isEmpty, declared != subdir {
+        if let declared = header.subdir, !declared.isEmpty, declared != subdir {
             throw SluiceError(
                 .upstreamUnavailable,
                 "Upstream repodata fetched for subdir \(subdir) says it is for subdir \(declared).")
         }
-        var records: [PackageRecord] = []
-        let packages = root["packages"]?.objectValue ?? [:]
-        let condaPackages = root["packages.conda"]?.objectValue ?? [:]
-        records.reserveCapacity(packages.count + condaPackages.count)
-        for section in [packages, condaPackages] {
-            for (filename, value) in section {
-                guard case .object(var fields) = value, let parsed = PackageFilename(filename) else { continue }
-                if !filter.allowsEverything {
-                    guard filter.allows(packageName: parsed.name) else { continue }
-                    if let name = fields["name"]?.stringValue, name != parsed.name,
-                        !filter.allows(packageName: name)
-                    {
-                        continue
-                    }
-                }
-                fields.removeValue(forKey: "url")
-                fields.removeValue(forKey: "channel")
-                if fields["subdir"]?.stringValue?.isEmpty ?? true {
-                    fields["subdir"] = .string(subdir)
-                }
-                records.append(PackageRecord(filename: filename, fields: fields))
+        return records
+    }
+
+    /// The record for `filename` when it is a valid package file name that `filter` allows (checked against the name
+    /// in the file name and the record's `name`; both must pass), else nil.
+    private static func upstreamRecord(
+        filename: String, fields: [String: JSONValue], filter: ConnectorFilter
+    ) -> PackageRecord? {
+        if filter.allowsEverything {
+            guard Self.isPackageFilename(filename) else { return nil }
+        } else {
+            guard let parsed = PackageFilename(filename), filter.allows(packageName: parsed.name) else { return nil }
+            if let name = fields["name"]?.stringValue, name != parsed.name, !filter.allows(packageName: name) {
+                return nil
             }
         }
-        return records
+        return PackageRecord(filename: filename, fields: fields)
+    }
+
+    /// Whether `PackageFilename(filename)` would accept `filename`, decided on the bytes for printable ASCII names
+    /// (every real one) and by `PackageFilename` otherwise.
+    static func isPackageFilename(_ filename: String) -> Bool {
+        var filename = filename
+        let decided: Bool? = filename.withUTF8 { bytes -> Bool? in
+            let suffixLength: Int
+            if bytes.count > 6, bytes[(bytes.count - 6)...].elementsEqual(".conda".utf8) {
+                suffixLength = 6
+            } else if bytes.count > 8, bytes[(bytes.count - 8)...].elementsEqual(".tar.bz2".utf8) {
+                suffixLength = 8
+            } else {
+                return false
+            }
+            guard bytes.count <= 211 else { return nil }
+            var dashes: [Int] = []
+            for (offset, byte) in bytes.enumerated() {
+                // Control characters and non-ASCII count as Characters differently than as bytes: let
+                // PackageFilename decide.
+                if byte < 0x20 || byte >= 0x80 { return nil }
+                if byte == UInt8(ascii: "/") || byte == UInt8(ascii: "\\") { return false }
+                if byte == UInt8(ascii: "-"), offset < bytes.count - suffixLength { dashes.append(offset) }
+            }
+            guard dashes.count >= 2 else { return false }
+            let buildDash = dashes[dashes.count - 1]
+            let versionDash = dashes[dashes.count - 2]
+            return buildDash + 1 < bytes.count - suffixLength && versionDash + 1 < buildDash && versionDash > 0
+        }
+        return decided ?? (PackageFilename(filename) != nil)
     }
 }
