@@ -33,6 +33,8 @@ public actor MemoryMetadataStore: MetadataStore {
     private var history: [PromotionRecord] = []
     /// Shard archive rows (``ShardRetentionStore``, in `MemoryMetadataStore+Shards.swift`).
     var publishedShardsByKey: [PublishedShardKey: PublishedShard] = [:]
+    /// Download counts (``DownloadCountStore``, in `MemoryMetadataStore+Downloads.swift`).
+    var downloadCountsByKey: [DownloadKey: DownloadCount] = [:]
     /// Groups, privileges, API keys, events and the revision (see `MemoryMetadataStore+Security.swift`).
     var security = MemorySecurityState()
     /// Advisories, mappings, policies, exceptions and switches (see `MemoryMetadataStore+Compliance.swift`).

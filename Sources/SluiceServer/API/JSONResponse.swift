@@ -105,6 +105,15 @@ extension StoredPackage {
     }
 }
 
+extension StoredPackage {
+    /// The package file as `GET /api/packages/{feed}/versions` lists it: ``apiJSON`` plus `"downloads"`.
+    func apiJSON(downloads: Int64) -> JSONValue {
+        guard case .object(var fields) = apiJSON else { return apiJSON }
+        fields["downloads"] = .int(downloads)
+        return .object(fields)
+    }
+}
+
 extension ConnectorStatus {
     /// The status as `GET /api/management/connectors/get/{name}` shows it under `"status"`:
     /// `{"health","circuit","lastRefresh","lastError","metadataHits","metadataMisses","packageHits","packageMisses",

@@ -33,7 +33,8 @@ struct PackageController: Sendable {
     }
 
     /// `GET /api/packages/{feed}/versions?name=N` → the feed's files (of package `N`, or all), ordered by subdir then
-    /// file name: `[{"name","version","build","subdir","filename","sha256","md5","size","uploadedAt","uploadedBy"}]`.
+    /// file name: `[{"name","version","build","subdir","filename","sha256","md5","size","uploadedAt","uploadedBy",
+    /// "downloads"}]`; `downloads` is the recorded count (flushed every few seconds), 0 when never downloaded.
     /// Throws `.notFound` (404) for an unknown feed.
     @Sendable func versions(request: Request, context: SluiceRequestContext) async throws -> Response {
         let feed = try await existingFeed(context, requiring: .viewDownload)
@@ -44,7 +45,19 @@ struct PackageController: Sendable {
             packages = try await allPackages(feed: feed.name)
         }
         let sorted = packages.sorted { ($0.subdir, $0.filename) < ($1.subdir, $1.filename) }
-        return JSONResponse.make(.array(sorted.map(\.apiJSON)))
+        var downloads: [DownloadKey: Int64] = [:]
+        if let counts = services.metadata as? any DownloadCountStore {
+            for name in Set(sorted.map(\.name)) {
+                for row in try await counts.downloadCounts(feed: feed.name, name: name) { downloads[row.key] = row.count }
+            }
+        }
+        return JSONResponse.make(
+            .array(
+                sorted.map {
+                    $0.apiJSON(
+                        downloads: downloads[DownloadKey(feed: feed.name, subdir: $0.subdir, filename: $0.filename)]
+                            ?? 0)
+                }))
     }
 
     /// `GET /api/packages/{feed}/cached` → the upstream files a proxy feed's connectors have cached, in the feed's

@@ -6,6 +6,7 @@ import NIOCore
 import ServiceLifecycle
 import SluiceCore
 import SluiceStorage
+import SluiceUpstream
 
 /// Builds the router of a Sluice server over `services`: health, the management and package APIs, security
 /// management, and the conda channel. Tests use it with memory stores and `app.test(.router)`.
@@ -20,7 +21,12 @@ import SluiceStorage
 /// 3. Authorization is per handler: each one calls `services.access.require(task, feed:, identity:)` for the task
 ///    the contract gives it (view on `/conda/<feed>/**`, publish for uploads, administer for connectors, ...), since
 ///    only the handler knows the feed. `/health` asks for nothing.
-public func buildRouter(services: SluiceServices, logger: Logger) -> Router<SluiceRequestContext> {
+///
+/// `downloads` counts package-file downloads; nil makes one over `services.metadata` (when it is a
+/// `DownloadCountStore`), which then is never flushed by a service: pass the one ``DownloadCountFlusher`` flushes.
+public func buildRouter(
+    services: SluiceServices, logger: Logger, downloads: DownloadCounter? = nil
+) -> Router<SluiceRequestContext> {
     let router = Router(context: SluiceRequestContext.self)
     router.add(middleware: SluiceErrorMiddleware())
     router.add(middleware: AuthenticationMiddleware(access: services.access))
@@ -59,6 +65,7 @@ public func buildRouter(services: SluiceServices, logger: Logger) -> Router<Slui
     channel.access = access
     channel.shardArchive = services.shardArchive
     channel.compliance = services.complianceGate
+    channel.downloads = downloads ?? DownloadCounter(store: services.metadata as? any DownloadCountStore)
     channel.addRoutes(to: router)
     WebUIController(services: services).addRoutes(to: router)
     return router
@@ -82,8 +89,9 @@ public func buildApplication(
     }
     let metadata = try await SQLMetadataStore.sqlite(file: configuration.sqliteFileURL, logger: logger)
     // One HTTP client for every upstream; redirects are followed (AsyncHTTPClient drops `Authorization` when a
-    // redirect leaves the origin, so upstream credentials only go to that upstream).
-    let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+    // redirect leaves the origin, so upstream credentials only go to that upstream). A refused connect fails at once
+    // (a prompt 502) instead of being retried until the channel timeout; see `UpstreamClient.makeHTTPClient`.
+    let httpClient = UpstreamClient.makeHTTPClient()
     let services: SluiceServices
     do {
         let blobs = try FileSystemBlobStore(root: dataDirectory.appendingPathComponent("blobs", isDirectory: true))
@@ -107,15 +115,17 @@ public func buildApplication(
         metadata: ["dataDirectory": "\(dataDirectory.path)", "database": "\(configuration.sqliteFileURL.path)"])
 
     let host = configuration.server.host
+    let downloads = DownloadCounter(store: metadata)
     return Application(
-        router: buildRouter(services: services, logger: logger),
+        router: buildRouter(services: services, logger: logger, downloads: downloads),
         configuration: .init(
             address: .hostname(host, port: configuration.server.port),
             serverName: "Sluice/\(SluiceVersion.current)"),
         // Stopped in reverse order after the server: the shard collector flushes pending shard writes while the
         // database is still open.
         services: [
-            MetadataStoreCloser(store: metadata), HTTPClientCloser(client: httpClient),
+            MetadataStoreCloser(store: metadata), DownloadCountFlusher(counter: downloads, logger: logger),
+            HTTPClientCloser(client: httpClient),
             ShardArchiveCollector(archive: services.shardArchive, logger: logger),
             ComplianceScheduler(service: services.compliance),
         ],

@@ -87,6 +87,9 @@ public struct ChannelController: Sendable {
     /// Refuses (403, ``ComplianceRefusal``) direct downloads of files a blocking feed hides. `buildRouter` sets it;
     /// nil checks nothing.
     public var compliance: ComplianceStoreGate?
+    /// Counts successful package-file downloads (GET 200, or 206 from byte 0). `buildRouter` sets it; nil counts
+    /// nothing.
+    public var downloads: DownloadCounter?
     /// Small package files kept in memory (content-addressed, so never stale).
     let hotFiles: HotBlobCache
 
@@ -176,12 +179,15 @@ public struct ChannelController: Sendable {
                     metadata: metadata, mirror: mirror)
             }
             if let package = served.packages[name] {
-                return try await respond(with: package, to: request, context: context)
+                return countingDownload(
+                    try await respond(with: package, to: request, context: context), of: name, in: path.feed,
+                    subdir: subdir, request: request)
             }
             if let upstream = served.upstreamPackages[name], let mirror {
-                return try await respond(
-                    withUpstream: upstream, subdir: subdir, filename: name, mirror: mirror, to: request,
-                    context: context)
+                return countingDownload(
+                    try await respond(
+                        withUpstream: upstream, subdir: subdir, filename: name, mirror: mirror, to: request,
+                        context: context), of: name, in: path.feed, subdir: subdir, request: request)
             }
             throw SluiceError.notFound("'\(name)' is not in feed '\(path.feed)', subdir '\(subdir)'.")
 

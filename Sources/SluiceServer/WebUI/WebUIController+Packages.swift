@@ -40,12 +40,21 @@ extension WebUIController {
         }
         let showAll = request.uri.queryParameters.get("all") != nil
         let shownVersions = showAll ? versionOrder : Array(versionOrder.prefix(Self.versionsShown))
+        // Recorded download counts (flushed every few seconds), per "subdir/filename" of the listed files.
+        var downloads: [String: Int64] = [:]
+        for row in try await (services.metadata as? any DownloadCountStore)?.downloadCounts(feed: feed.name, name: name)
+            ?? []
+        {
+            downloads["\(row.key.subdir)/\(row.key.filename)"] = row.count
+        }
+        let downloadTotal = files.reduce(Int64(0)) { $0 + (downloads["\($1.subdir)/\($1.filename)"] ?? 0) }
         let versions: [[String: Any]] = shownVersions.map { version in
             let entries = (byVersion[version] ?? []).sorted { ($0.subdir, $0.filename) < ($1.subdir, $1.filename) }
             return [
                 "version": version,
                 "files": entries.map { entry -> [String: Any] in
                     var row = Self.fileDetails(entry, feed: feed.name)
+                    row["downloads"] = downloads["\(entry.subdir)/\(entry.filename)"] ?? 0
                     if isProxy {
                         let marker = Self.marker([entry], cached: cached)
                         row["marker"] = marker
@@ -96,7 +105,7 @@ extension WebUIController {
                 "moreVersions": showAll || versionOrder.count <= Self.versionsShown
                     ? nil as String? : "\(feedPath)/packages/\(WebUIFormat.urlComponent(name))?all=1",
                 "hidden": versionOrder.count - shownVersions.count,
-                "history": historyRows, "hasHistory": !historyRows.isEmpty,
+                "history": historyRows, "hasHistory": !historyRows.isEmpty, "downloadTotal": downloadTotal,
                 "canPromote": canPromote && !targets.isEmpty, "promoteTargets": targets,
                 "promoteVersions": versionOrder.map { ["version": $0] },
                 "promoteAction": "\(feedPath)/packages/\(WebUIFormat.urlComponent(name))/promote",

@@ -295,6 +295,21 @@ extension SQLMetadataStore {
                 .values(SQLBind(Int64(1)), SQLBind("{}"), SQLBind(Int64(0)), SQLBind(Int64(0)), SQLBind(Int64(0)))
                 .run()
         },
+        SQLMigration(version: 7, summary: "download_counts (package file downloads)") { database in
+            // No foreign key to feeds or packages: a count outlives a deleted file (a re-upload continues it).
+            // `name` is the package name parsed from `filename`, for the package page's lookup.
+            try await database.create(table: "download_counts")
+                .column("feed", type: .text, .notNull)
+                .column("subdir", type: .text, .notNull)
+                .column("filename", type: .text, .notNull)
+                .column("name", type: .text, .notNull)
+                .column("count", type: .bigint, .notNull)
+                .column("last_downloaded_at", type: .bigint, .notNull)
+                .primaryKey("feed", "subdir", "filename")
+                .run()
+            try await database.create(index: "download_counts_feed_name").on("download_counts")
+                .column("feed").column("name").run()
+        },
     ]
 
     /// Creates `schema_migrations` if needed and applies, in the same transaction, every migration whose version is not

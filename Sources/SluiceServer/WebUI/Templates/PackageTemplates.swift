@@ -55,10 +55,10 @@ enum PackageTemplates {
         <div class="panel version" id="version-{{version}}">
         <h3 class="mono">{{version}}</h3>
         <div class="table-wrap"><table>
-        <thead><tr><th>Subdir</th><th>Build</th><th class="num">Size</th><th class="hide-narrow">Licence</th>{{#isProxy}}<th>Stored</th>{{/isProxy}}<th>Details</th></tr></thead>
+        <thead><tr><th>Subdir</th><th>Build</th><th class="num">Size</th><th class="num">Downloads</th><th class="hide-narrow">Licence</th>{{#isProxy}}<th>Stored</th>{{/isProxy}}<th>Details</th></tr></thead>
         <tbody>
         {{#files}}<tr>
-        <td>{{subdir}}</td><td class="mono">{{build}}</td><td class="num">{{size}}</td><td class="hide-narrow small">{{license}}</td>
+        <td>{{subdir}}</td><td class="mono">{{build}}</td><td class="num">{{size}}</td><td class="num downloads">{{downloads}}</td><td class="hide-narrow small">{{license}}</td>
         {{#marker}}<td><span class="badge {{marker}}" title="{{markerTitle}}">{{marker}}</span></td>{{/marker}}
         <td><details><summary class="small">{{filename}}</summary>
         <dl class="meta small">
@@ -88,6 +88,6 @@ enum PackageTemplates {
         </tbody></table></div>
         {{/hasHistory}}
         {{^hasHistory}}<p class="muted">Not promoted yet.</p>{{/hasHistory}}
-        <p class="muted small">Download counts are not recorded by this version of Sluice.</p>
+        <p class="muted small" id="download-total">Downloads of all files: <strong>{{downloadTotal}}</strong> (GETs of whole files, recorded every few seconds).</p>
         """#
 }
