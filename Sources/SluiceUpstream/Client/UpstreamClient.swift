@@ -174,6 +174,12 @@ public final class UpstreamClient: Sendable {
         if error is CancellationError {
             return SluiceError(.upstreamUnavailable, "\(url): the request was cancelled.", cause: error)
         }
+        if isConnectionRefused(error) {
+            return SluiceError(
+                .upstreamUnavailable,
+                "\(url): the upstream refused the connection; check the connector's URL and that the upstream is up.",
+                cause: error)
+        }
         return SluiceError(.upstreamUnavailable, "\(url): \(error)", cause: error)
     }
 
