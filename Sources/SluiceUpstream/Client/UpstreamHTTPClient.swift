@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOPosix
 
 extension UpstreamClient {
     /// The `HTTPClient` configuration Sluice uses for upstream channels.
@@ -35,14 +36,10 @@ extension UpstreamClient {
         if let error = error as? IOError {
             return error.errnoCode == ECONNREFUSED
         }
-        // NIOPosix's `NIOConnectionError` (one error per address tried), read by reflection: SluiceUpstream does not
-        // depend on NIOPosix.
-        let attempts = Mirror(reflecting: error).children.first { $0.label == "connectionErrors" }?.value
-        if let attempts = attempts as? [Any] {
-            let causes = attempts.compactMap { attempt in
-                Mirror(reflecting: attempt).children.first { $0.label == "error" }?.value as? any Error
-            }
-            return !causes.isEmpty && causes.allSatisfy { isConnectionRefused($0) }
+        // NIO's happy-eyeballs connect reports one error per address it tried.
+        if let error = error as? NIOConnectionError {
+            return !error.connectionErrors.isEmpty
+                && error.connectionErrors.allSatisfy { isConnectionRefused($0.error) }
         }
         return false
     }
