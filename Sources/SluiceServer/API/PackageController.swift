@@ -48,7 +48,9 @@ struct PackageController: Sendable {
         var downloads: [DownloadKey: Int64] = [:]
         if let counts = services.metadata as? any DownloadCountStore {
             for name in Set(sorted.map(\.name)) {
-                for row in try await counts.downloadCounts(feed: feed.name, name: name) { downloads[row.key] = row.count }
+                for row in try await counts.downloadCounts(feed: feed.name, name: name) {
+                    downloads[row.key] = row.count
+                }
             }
         }
         return JSONResponse.make(
