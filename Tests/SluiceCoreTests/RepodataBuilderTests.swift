@@ -1,5 +1,6 @@
 import Foundation
 import SluiceTesting
+import Synchronization
 import Testing
 
 @testable import SluiceCore
@@ -349,6 +350,28 @@ struct RepodataBuilderTests {
         let regular = try SubdirSnapshot.build(subdir: "linux-64", records: records, zstdLevel: 3)
         #expect(regular.files["repodata.json.bz2"] != nil)
         #expect(regular.files["repodata.json"]?.bytes == json.bytes)
+    }
+
+    /// A caller-provided storage receives repodata.json and current_repodata.json and changes no byte.
+    @Test func documentStorageHoldsTheDocuments() throws {
+        let (_, records, _) = try Self.records(of: Fixtures.repodata("r_linux-64.json"))
+        let sizes = Mutex<[Int]>([])
+        let storage = DocumentStorage { count, fill in
+            sizes.withLock { $0.append(count) }
+            var data = Data(repeating: 0xFF, count: count)
+            data.withUnsafeMutableBytes { fill($0) }
+            return data
+        }
+        let custom = try SubdirSnapshot.build(subdir: "linux-64", records: records, zstdLevel: 3, storage: storage)
+        let regular = try SubdirSnapshot.build(subdir: "linux-64", records: records, zstdLevel: 3)
+        let repodata = try #require(custom.files["repodata.json"]).bytes
+        let current = try #require(custom.files["current_repodata.json"]).bytes
+        #expect(sizes.withLock { $0.sorted() } == [current.count, repodata.count].sorted())
+        for name in SubdirSnapshot.fileNames {
+            #expect(custom.files[name]?.bytes == regular.files[name]?.bytes, "\(name)")
+        }
+        #expect(repodata == Data(RepodataBuilder.repodata(subdir: "linux-64", records: records)))
+        #expect(try JSONValue.parse(repodata)["packages"]?.objectValue?.isEmpty == false)
     }
 
     @Test func emptyNoarchSnapshot() throws {

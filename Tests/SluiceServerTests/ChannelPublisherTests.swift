@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import SluiceCore
 import SluiceTesting
 import Synchronization
@@ -37,6 +38,31 @@ struct ChannelPublisherTests {
             served.packages[stored.filename]
                 == ServedPackage(sha256: stored.sha256, size: stored.size, lastModified: stored.uploadedAt))
         #expect(served.files["repodata.json"]?.identity.etag == snapshot.files["repodata.json"]?.etag)
+    }
+
+    @Test("Every published file is held once: the snapshot's bytes are a view of the buffer that is served")
+    func publishedBytesShareTheServedBuffers() async throws {
+        let feed = try await ChannelTestFeed(zstdLevel: 1)
+        for file in try ChannelFixtures.testRecipes().prefix(12) { try await feed.addWithoutPublishing(file) }
+        let served = try #require(try await feed.publisher.servedSubdir(feed: "f", subdir: "noarch"))
+        func address(_ data: Data) -> Int { data.withUnsafeBytes { Int(bitPattern: $0.baseAddress) } }
+        func address(_ buffer: ByteBuffer) -> Int { buffer.withUnsafeReadableBytes { Int(bitPattern: $0.baseAddress) } }
+        #expect(served.snapshot.records.count == 12)
+        #expect(Set(served.files.keys) == Set(served.snapshot.files.keys))
+        #expect(served.shards.count == served.snapshot.shards.count && !served.shards.isEmpty)
+        for (name, file) in served.files.merging(served.shards, uniquingKeysWith: { first, _ in first }) {
+            let snapshotFile = try #require(served.snapshot.files[name] ?? served.snapshot.shards[name])
+            #expect(Data(file.identity.body.readableBytesView) == snapshotFile.bytes, "\(name)")
+            #expect(address(snapshotFile.bytes) == address(file.identity.body), "\(name) is held twice")
+            #expect(address(file.published.bytes) == address(file.identity.body), "\(name) is held twice")
+            #expect(PublishedFile.etag(for: snapshotFile.bytes) == file.identity.etag)
+        }
+        for entry in served.snapshot.shardEntries.values {
+            #expect(address(entry.file.bytes) == address(try #require(served.shards[entry.fileName]).identity.body))
+        }
+        // The next build reads the previous repodata.json from the shared bytes: still equal to a fresh build.
+        try await feed.add(try #require(try ChannelFixtures.testRecipes().dropFirst(12).first))
+        try await Self.expectMatchesScratch(feed.publisher, metadata: feed.metadata)
     }
 
     @Test("Concurrent republishes coalesce, and each returns with its own commit live")

@@ -64,6 +64,15 @@ struct RecordJSONReuse: Sendable {
 enum RepodataWriter {
     /// The written document and, per index of ``RecordTable/records``, the byte range of the record's JSON value.
     struct Document {
+        /// The document (in storage from a ``DocumentStorage``).
+        var data: Data
+        var valueRanges: [Range<Int>]
+        /// The document as an array (a copy).
+        var bytes: [UInt8] { Array(data) }
+    }
+
+    /// A written chunk of records.
+    private struct Chunk {
         var bytes: [UInt8]
         var valueRanges: [Range<Int>]
     }
@@ -73,7 +82,9 @@ enum RepodataWriter {
 
     /// `repodata.json` for `table`: `{"info":{"subdir":S},"packages":{…},"packages.conda":{…},"removed":[],
     /// "repodata_version":1}` with every record value written compact with sorted keys, or copied from `reuse`.
-    static func repodata(subdir: String, table: RecordTable, reuse: RecordJSONReuse?) -> Document {
+    static func repodata(
+        subdir: String, table: RecordTable, reuse: RecordJSONReuse?, storage: DocumentStorage = .arrays
+    ) -> Document {
         let records = table.records
         let write: (Int, inout [UInt8], UnsafeRawBufferPointer?) -> Void = { index, output, previous in
             let record = records[index]
@@ -87,12 +98,16 @@ enum RepodataWriter {
         }
         if let reuse {
             return reuse.document.withUnsafeBytes { previous in
-                assemble(subdir: subdir, table: table, tarBz2: table.tarBz2, conda: table.conda) { index, output in
+                assemble(
+                    subdir: subdir, table: table, tarBz2: table.tarBz2, conda: table.conda, storage: storage
+                ) { index, output in
                     write(index, &output, previous)
                 }
             }
         }
-        return assemble(subdir: subdir, table: table, tarBz2: table.tarBz2, conda: table.conda) { index, output in
+        return assemble(
+            subdir: subdir, table: table, tarBz2: table.tarBz2, conda: table.conda, storage: storage
+        ) { index, output in
             write(index, &output, nil)
         }
     }
@@ -101,14 +116,15 @@ enum RepodataWriter {
     /// `repodata` (the document just written for the same table), `.conda` records with `legacy_bz2_md5` merged in at
     /// its sorted position (the md5 of the `.tar.bz2` twin from `legacyMD5`, keyed by record index, else `null`).
     static func current(
-        subdir: String, table: RecordTable, kept: [Bool], legacyMD5: [Int: JSONValue], repodata: Document
-    ) -> [UInt8] {
+        subdir: String, table: RecordTable, kept: [Bool], legacyMD5: [Int: JSONValue], repodata: Document,
+        storage: DocumentStorage = .arrays
+    ) -> Data {
         let records = table.records
         let tarBz2 = table.tarBz2.filter { kept[$0] }
         let conda = table.conda.filter { kept[$0] }
         let condaSet = Set(conda)
-        return repodata.bytes.withUnsafeBytes { written in
-            assemble(subdir: subdir, table: table, tarBz2: tarBz2, conda: conda) { index, output in
+        return repodata.data.withUnsafeBytes { written in
+            assemble(subdir: subdir, table: table, tarBz2: tarBz2, conda: conda, storage: storage) { index, output in
                 let json = UnsafeRawBufferPointer(rebasing: written[repodata.valueRanges[index]])
                 guard condaSet.contains(index) else {
                     output.append(contentsOf: json)
@@ -120,14 +136,14 @@ enum RepodataWriter {
                         records[index].fields, extraKey: "legacy_bz2_md5", extraValue: md5, to: &output)
                 }
             }
-        }.bytes
+        }.data
     }
 
     private static let legacyKey = Array("legacy_bz2_md5".utf8)
 
     /// Writes the document frame around the sections, writing each record value with `value` in parallel chunks.
     private static func assemble(
-        subdir: String, table: RecordTable, tarBz2: [Int], conda: [Int],
+        subdir: String, table: RecordTable, tarBz2: [Int], conda: [Int], storage: DocumentStorage,
         value: @escaping (Int, inout [UInt8]) -> Void
     ) -> Document {
         let records = table.records
@@ -141,7 +157,7 @@ enum RepodataWriter {
                 start = end
             }
         }
-        let chunks = ParallelSlots<Document>(count: items.count)
+        let chunks = ParallelSlots<Chunk>(count: items.count)
         let run: (Int) -> Void = { item in
             let (isConda, range) = items[item]
             let order = isConda ? conda : tarBz2
@@ -158,7 +174,7 @@ enum RepodataWriter {
                 value(index, &output)
                 ranges.append(start..<output.count)
             }
-            chunks.set(item, .success(Document(bytes: output, valueRanges: ranges)))
+            chunks.set(item, .success(Chunk(bytes: output, valueRanges: ranges)))
         }
         if items.count > 1 {
             // Each iteration writes only its own slot; the captured arrays and buffers are only read.
@@ -168,36 +184,54 @@ enum RepodataWriter {
             run(0)
         }
 
-        var total = 128 + subdir.utf8.count
-        for item in 0..<items.count { total += (try? chunks.get(item).bytes.count) ?? 0 }
-        var output: [UInt8] = []
-        output.reserveCapacity(total + items.count)
-        var valueRanges = [Range<Int>](repeating: 0..<0, count: records.count)
-        JSONWriter.appendLiteral("{\"info\":{\"subdir\":", to: &output)
-        JSONWriter.appendString(subdir, to: &output)
-        JSONWriter.appendLiteral("},\"packages\":{", to: &output)
-        var item = 0
+        // The frame, then the exact size, so that the document is written once into its final storage.
+        var header: [UInt8] = []
+        JSONWriter.appendLiteral("{\"info\":{\"subdir\":", to: &header)
+        JSONWriter.appendString(subdir, to: &header)
+        JSONWriter.appendLiteral("},\"packages\":{", to: &header)
+        let middle = Array("},\"packages.conda\":{".utf8)
+        let footer = Array("},\"removed\":[],\"repodata_version\":1}".utf8)
+        var total = header.count + middle.count + footer.count
         for isConda in [false, true] {
-            if isConda { JSONWriter.appendLiteral("},\"packages.conda\":{", to: &output) }
-            let order = isConda ? conda : tarBz2
-            var first = true
-            while item < items.count, items[item].conda == isConda {
-                // Every item was set above; a missing one would be a bug in this function.
-                guard let chunk = try? chunks.get(item) else { break }
-                if !first { output.append(UInt8(ascii: ",")) }
-                first = false
-                let base = output.count
-                output.append(contentsOf: chunk.bytes)
-                for (offset, position) in items[item].range.enumerated() {
-                    let range = chunk.valueRanges[offset]
-                    valueRanges[order[position]] = (range.lowerBound + base)..<(range.upperBound + base)
-                }
-                chunks.set(item, .success(Document(bytes: [], valueRanges: [])))  // free it now
-                item += 1
-            }
+            let count = items.count { $0.conda == isConda }
+            if count > 1 { total += count - 1 }  // the commas between chunks
         }
-        JSONWriter.appendLiteral("},\"removed\":[],\"repodata_version\":1}", to: &output)
-        return Document(bytes: output, valueRanges: valueRanges)
+        for item in 0..<items.count { total += (try? chunks.get(item).bytes.count) ?? 0 }
+        var valueRanges = [Range<Int>](repeating: 0..<0, count: records.count)
+        let data = storage.make(total) { output in
+            var position = 0
+            func put(_ bytes: UnsafeRawBufferPointer) {
+                precondition(position + bytes.count <= output.count, "repodata size miscomputed")
+                if let base = bytes.baseAddress, bytes.count > 0 {
+                    (output.baseAddress! + position).copyMemory(from: base, byteCount: bytes.count)
+                }
+                position += bytes.count
+            }
+            header.withUnsafeBytes { put($0) }
+            var item = 0
+            for isConda in [false, true] {
+                if isConda { middle.withUnsafeBytes { put($0) } }
+                let order = isConda ? conda : tarBz2
+                var first = true
+                while item < items.count, items[item].conda == isConda {
+                    // Every item was set above; a missing one would be a bug in this function.
+                    guard let chunk = try? chunks.get(item) else { break }
+                    if !first { withUnsafeBytes(of: UInt8(ascii: ",")) { put($0) } }
+                    first = false
+                    let base = position
+                    chunk.bytes.withUnsafeBytes { put($0) }
+                    for (offset, position) in items[item].range.enumerated() {
+                        let range = chunk.valueRanges[offset]
+                        valueRanges[order[position]] = (range.lowerBound + base)..<(range.upperBound + base)
+                    }
+                    chunks.set(item, .success(Chunk(bytes: [], valueRanges: [])))  // free it now
+                    item += 1
+                }
+            }
+            footer.withUnsafeBytes { put($0) }
+            precondition(position == output.count, "repodata size miscomputed")
+        }
+        return Document(data: data, valueRanges: valueRanges)
     }
 
     // MARK: Merging a member into compact JSON

@@ -29,14 +29,18 @@ public enum RepodataBuilder {
     public static func currentRepodata(subdir: String, records: [PackageRecord]) -> [UInt8] {
         let table = RecordTable(records: records)
         let repodata = RepodataWriter.repodata(subdir: subdir, table: table, reuse: nil)
-        return currentRepodata(subdir: subdir, table: table, repodata: repodata)
+        return Array(currentRepodata(subdir: subdir, table: table, repodata: repodata))
     }
 
-    /// `current_repodata.json` of `table`, copying each kept record's JSON from `repodata` (written for `table`).
-    static func currentRepodata(subdir: String, table: RecordTable, repodata: RepodataWriter.Document) -> [UInt8] {
+    /// `current_repodata.json` of `table`, copying each kept record's JSON from `repodata` (written for `table`),
+    /// written into storage from `storage`.
+    static func currentRepodata(
+        subdir: String, table: RecordTable, repodata: RepodataWriter.Document, storage: DocumentStorage = .arrays
+    ) -> Data {
         let selector = CurrentRepodataSelector(table: table)
         return RepodataWriter.current(
-            subdir: subdir, table: table, kept: selector.select(), legacyMD5: selector.legacyMD5, repodata: repodata)
+            subdir: subdir, table: table, kept: selector.select(), legacyMD5: selector.legacyMD5, repodata: repodata,
+            storage: storage)
     }
 
     /// The records with duplicate file names removed (the last one wins), in input order otherwise.

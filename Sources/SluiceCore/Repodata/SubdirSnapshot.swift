@@ -1,6 +1,10 @@
 import Crypto
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One published index file: its bytes and the HTTP validators to serve it with.
 public struct PublishedFile: Sendable {
     public let bytes: Data
@@ -23,6 +27,21 @@ public struct PublishedFile: Sendable {
     init(bytes: Data, sha256: [UInt8], contentType: String, lastModified: Date) {
         self.bytes = bytes
         self.etag = Self.etag(digest: sha256)
+        self.contentType = contentType
+        self.lastModified = lastModified
+    }
+
+    /// The same file with `bytes` as its storage: the caller passes the same bytes in another allocation (e.g. a
+    /// view of the buffer they are served from), so the ETag is kept, not computed again.
+    /// - Precondition: `bytes` equals ``bytes`` (only the count is checked).
+    public func sharing(_ bytes: Data) -> PublishedFile {
+        precondition(bytes.count == self.bytes.count, "PublishedFile.sharing: different bytes")
+        return PublishedFile(bytes: bytes, etag: etag, contentType: contentType, lastModified: lastModified)
+    }
+
+    private init(bytes: Data, etag: String, contentType: String, lastModified: Date) {
+        self.bytes = bytes
+        self.etag = etag
         self.contentType = contentType
         self.lastModified = lastModified
     }
@@ -98,6 +117,26 @@ public struct SubdirSnapshot: Sendable {
         self.recordRanges = recordRanges
     }
 
+    /// This snapshot with other files and shards (the same bytes in other storage, e.g. shared with the buffers they
+    /// are served from), keeping everything the next build reuses. Each ``shardEntries`` value whose shard is in
+    /// `shards` takes that file too; pass empty dictionaries to release the documents' storage held by this copy.
+    public func replacingFiles(
+        _ files: [String: PublishedFile], shards: [String: PublishedFile]
+    ) -> SubdirSnapshot {
+        var entries = shardEntries
+        if !shards.isEmpty {
+            for (name, entry) in shardEntries {
+                guard let file = shards[entry.fileName] else { continue }
+                entries[name] = ShardEntry(
+                    name: entry.name, sha256: entry.sha256, fileName: entry.fileName,
+                    contentDigest: entry.contentDigest, recordCount: entry.recordCount, file: file)
+            }
+        }
+        return SubdirSnapshot(
+            subdir: subdir, builtAt: builtAt, records: records, files: files, shards: shards,
+            shardEntries: entries, recordRanges: recordRanges, shardZstdLevel: shardZstdLevel)
+    }
+
     /// What the next build may copy from this snapshot, if it keeps the record ranges.
     var recordReuse: RecordJSONReuse? {
         guard !recordRanges.isEmpty, let document = files["repodata.json"]?.bytes else { return nil }
@@ -139,7 +178,7 @@ public struct SubdirSnapshot: Sendable {
         subdir: String, records: [PackageRecord], builtAt: Date = Date(), zstdLevel: Int32 = 16,
         shardZstdLevel: Int32 = ShardsBuilder.defaultZstdLevel, previous: SubdirSnapshot? = nil,
         largeInputSize: Int = SubdirSnapshot.largeInputSize,
-        bzip2MaximumInputSize: Int = SubdirSnapshot.bzip2MaximumInputSize
+        bzip2MaximumInputSize: Int = SubdirSnapshot.bzip2MaximumInputSize, storage: DocumentStorage = .arrays
     ) throws(SluiceError) -> SubdirSnapshot {
         var byFilename: [String: PackageRecord] = Dictionary(minimumCapacity: records.count)
         var hasDuplicates = false
@@ -148,8 +187,11 @@ public struct SubdirSnapshot: Sendable {
         }
         let table = RecordTable(records: records, knownUnique: !hasDuplicates)
 
-        let written = RepodataWriter.repodata(subdir: subdir, table: table, reuse: previous?.recordReuse)
-        let repodata = noCopyData(written.bytes)
+        let written = RepodataWriter.repodata(
+            subdir: subdir, table: table, reuse: previous?.recordReuse, storage: storage)
+        let repodata = written.data
+        // The chunks the document was assembled from are freed, but glibc keeps their pages.
+        if repodata.count > largeInputSize { releaseFreedMemory() }
 
         // current_repodata.json and its compressed forms, and the compressed forms of repodata.json, each on its own
         // worker, while this thread builds the shards in parallel chunks. (A concurrentPerform nested in another runs
@@ -179,8 +221,8 @@ public struct SubdirSnapshot: Sendable {
         DispatchQueue.global().async(group: workers) {
             do throws(SluiceError) {
                 let (table, written) = shared.value
-                let current = noCopyData(
-                    RepodataBuilder.currentRepodata(subdir: subdir, table: table, repodata: written))
+                let current = RepodataBuilder.currentRepodata(
+                    subdir: subdir, table: table, repodata: written, storage: storage)
                 currentSlot.set(0, .success(current))
                 compressed.set(2, .success(try compress(current, true)))
                 compressed.set(3, .success(try compress(current, false)))
@@ -236,6 +278,22 @@ public struct SubdirSnapshot: Sendable {
             shardEntries: shards.entries, recordRanges: recordRanges, shardZstdLevel: shardLevel)
     }
 
+    /// Returns the heap's free pages to the system (glibc keeps freed memory of its arenas resident otherwise). Call
+    /// it after freeing large temporaries, e.g. after a large build: peak RSS is what a refresh is limited by.
+    public static func releaseFreedMemory() {
+        #if canImport(Glibc)
+        _ = mallocTrim?(0)
+        #endif
+    }
+
+    #if canImport(Glibc)
+    /// glibc's `malloc_trim` (not exported by the `Glibc` module), looked up once; nil if the libc has none.
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+    }()
+    #endif
+
     /// `bytes` as `Data` without copying them: the array's buffer is kept alive by the `Data` and never written.
     static func noCopyData(_ bytes: [UInt8]) -> Data {
         guard !bytes.isEmpty else { return Data() }
@@ -245,6 +303,28 @@ public struct SubdirSnapshot: Sendable {
                 bytesNoCopy: UnsafeMutableRawPointer(mutating: buffer.baseAddress!), count: buffer.count,
                 deallocator: .custom { _, _ in withExtendedLifetime(owner) {} })
         }
+    }
+}
+
+/// Where `repodata.json` and `current_repodata.json` are written: the caller can have them written straight into
+/// the buffers it serves them from, so that a 200 MB document is never copied (nor held twice) after it is built.
+public struct DocumentStorage: Sendable {
+    /// Returns `count` bytes as `Data` after `fill` has written all of them into the storage's memory.
+    let make: @Sendable (_ count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) -> Data
+
+    /// A storage that allocates memory of exactly `count` bytes, has `fill` write it and returns it as `Data`
+    /// (without copying it: the `Data` must own or keep alive the memory).
+    public init(_ make: @escaping @Sendable (_ count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) -> Data) {
+        self.make = make
+    }
+
+    /// Each document in its own array, viewed as `Data` without a copy.
+    public static let arrays = DocumentStorage { count, fill in
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            fill(UnsafeMutableRawBufferPointer(buffer))
+            initialized = count
+        }
+        return SubdirSnapshot.noCopyData(bytes)
     }
 }
 

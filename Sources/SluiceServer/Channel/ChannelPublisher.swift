@@ -399,11 +399,22 @@ public actor ChannelPublisher {
         let gzipMaximumSize = configuration.isBurst ? -1 : configuration.gzipMaximumSize
         let bzip2MaximumInputSize = configuration.isBurst ? -1 : SubdirSnapshot.bzip2MaximumInputSize
         return try await NIOThreadPool.singleton.runIfActive { [packages, records, upstreamPackages] in
-            let snapshot = try SubdirSnapshot.build(
+            // repodata.json and current_repodata.json are written straight into the buffers they are served from.
+            let buffers = ServedBufferStorage()
+            var snapshot = try SubdirSnapshot.build(
                 subdir: subdir, records: records, builtAt: builtAt, zstdLevel: zstdLevel,
-                previous: previous?.snapshot, bzip2MaximumInputSize: bzip2MaximumInputSize)
-            var files: [String: ServedFile] = [:]
-            for (name, file) in snapshot.files {
+                previous: previous?.snapshot, bzip2MaximumInputSize: bzip2MaximumInputSize,
+                storage: buffers.storage)
+            // Each file is held once: a ServedFile's buffer, which the snapshot's `PublishedFile` views. The two
+            // documents already are such buffers; the other files are taken out of the snapshot and released one
+            // at a time as their buffers are made, so at most one of them exists twice at any moment.
+            var built = snapshot.files
+            snapshot = snapshot.replacingFiles([:], shards: snapshot.shards)
+            let isLarge = (built["repodata.json"]?.bytes.count ?? 0) > SubdirSnapshot.largeInputSize
+            if isLarge { SubdirSnapshot.releaseFreedMemory() }
+            var files: [String: ServedFile] = Dictionary(minimumCapacity: built.count)
+            for name in Array(built.keys) {
+                guard let file = built.removeValue(forKey: name) else { continue }
                 let gzip = name.hasSuffix(".json") && file.bytes.count <= gzipMaximumSize
                 // A file whose bytes did not change keeps what was prepared for it (and its Last-Modified), unless
                 // it lacks a gzip form that is wanted now (after a burst build).
@@ -413,13 +424,19 @@ public actor ChannelPublisher {
                     files[name] = old
                     continue
                 }
-                files[name] = try ServedFile(file, gzip: gzip)
+                if let body = buffers.take(file.bytes) {
+                    files[name] = try ServedFile(file, servedFrom: body, gzip: gzip)
+                } else {
+                    files[name] = try ServedFile(file, gzip: gzip)
+                }
+                if isLarge { SubdirSnapshot.releaseFreedMemory() }
             }
             // Shards are content-addressed: one that the previous snapshot served is reused as it is.
             var shards: [String: ServedFile] = Dictionary(minimumCapacity: snapshot.shards.count)
             for (name, file) in snapshot.shards {
                 shards[name] = try previous?.shards[name] ?? ServedFile(file, gzip: false)
             }
+            snapshot = snapshot.replacingFiles(files.mapValues(\.published), shards: shards.mapValues(\.published))
             return ServedSubdir(
                 snapshot: snapshot, files: files, shards: shards, packages: packages,
                 upstreamPackages: upstreamPackages)

@@ -29,15 +29,45 @@ public struct ServedFile: Sendable {
     public var lastModified: Date { published.lastModified }
 
     /// Prepares `file` for serving; `gzip` adds the gzip representation.
+    ///
+    /// The bytes are held once: ``published`` is `file` with its bytes as a view of ``identity``'s buffer, so the
+    /// caller should let go of `file` (and of the snapshot holding it: `SubdirSnapshot.replacingFiles`) to free the
+    /// copy it was built in.
     /// - Throws: `SluiceError.internalError` if gzip compression fails.
     public init(_ file: PublishedFile, gzip: Bool) throws(SluiceError) {
-        self.published = file
-        self.identity = Representation(body: ByteBuffer(bytes: file.bytes), etag: file.etag)
+        let body = ByteBuffer(bytes: file.bytes)
+        self.published = file.sharing(Self.view(of: body))
+        self.identity = Representation(body: body, etag: file.etag)
         if gzip {
             let compressed = try Gzip.compress(file.bytes)
             self.gzip = Representation(body: ByteBuffer(bytes: compressed), etag: Self.gzipETag(for: file.etag))
         } else {
             self.gzip = nil
+        }
+    }
+
+    /// Prepares `file` for serving from `body`, which holds the same bytes that `file.bytes` views (see
+    /// ``ServedBufferStorage``): nothing is copied.
+    init(_ file: PublishedFile, servedFrom body: ByteBuffer, gzip: Bool) throws(SluiceError) {
+        precondition(body.readableBytes == file.bytes.count, "ServedFile: buffer and file differ")
+        self.published = file
+        self.identity = Representation(body: body, etag: file.etag)
+        if gzip {
+            let compressed = try Gzip.compress(file.bytes)
+            self.gzip = Representation(body: ByteBuffer(bytes: compressed), etag: Self.gzipETag(for: file.etag))
+        } else {
+            self.gzip = nil
+        }
+    }
+
+    /// The readable bytes of `buffer` as `Data` without a copy: the `Data` keeps the buffer's storage alive. Nothing
+    /// writes to a served buffer, so the bytes never move or change under the view.
+    static func view(of buffer: ByteBuffer) -> Data {
+        guard buffer.readableBytes > 0 else { return Data() }
+        return buffer.withUnsafeReadableBytes { raw in
+            Data(
+                bytesNoCopy: UnsafeMutableRawPointer(mutating: raw.baseAddress!), count: raw.count,
+                deallocator: .custom { _, _ in withExtendedLifetime(buffer) {} })
         }
     }
 
@@ -48,6 +78,44 @@ public struct ServedFile: Sendable {
             return String(etag.dropLast()) + "-gzip\""
         }
         return "\"\(etag)-gzip\""
+    }
+}
+
+/// A `DocumentStorage` that has a snapshot's documents written straight into `ByteBuffer`s, and hands each buffer
+/// back for the `Data` viewing it, so that ``ServedFile`` serves the bytes without copying them.
+final class ServedBufferStorage: @unchecked Sendable {
+    private let lock = NSLock()
+    private var buffers: [Int: ByteBuffer] = [:]
+
+    /// The storage to pass to `SubdirSnapshot.build`.
+    var storage: DocumentStorage {
+        DocumentStorage { [self] count, fill in
+            var buffer = ByteBufferAllocator().buffer(capacity: count)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+                fill(UnsafeMutableRawBufferPointer(rebasing: raw[..<count]))
+                return count
+            }
+            let view = ServedFile.view(of: buffer)
+            lock.lock()
+            buffers[Self.address(of: view)] = buffer
+            lock.unlock()
+            return view
+        }
+    }
+
+    /// The buffer `bytes` views, if it was made here (each one is handed out once).
+    func take(_ bytes: Data) -> ByteBuffer? {
+        guard !bytes.isEmpty else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        guard let buffer = buffers.removeValue(forKey: Self.address(of: bytes)),
+            buffer.readableBytes == bytes.count
+        else { return nil }
+        return buffer
+    }
+
+    private static func address(of bytes: Data) -> Int {
+        bytes.withUnsafeBytes { Int(bitPattern: $0.baseAddress) }
     }
 }
 
