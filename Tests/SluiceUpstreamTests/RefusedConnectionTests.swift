@@ -11,8 +11,9 @@ import Glibc
 import Darwin
 #endif
 
-/// An upstream whose port refuses connections must fail at once, not after the channel timeout: AsyncHTTPClient's
-/// default pool retries failed connects until the deadline, the client from `UpstreamClient.makeHTTPClient` does not.
+/// An upstream whose port refuses connections must fail as refused (`upstreamUnavailable`, a 502), not wait for the
+/// channel timeout: AsyncHTTPClient's default pool retries failed connects until the deadline (and then reports a
+/// timeout); the client from `UpstreamClient.makeHTTPClient` does not.
 @Suite("Refused upstream connections")
 struct RefusedConnectionTests {
     /// A TCP port on 127.0.0.1 that was bound (and listening) a moment ago and is closed now.
@@ -45,44 +46,40 @@ struct RefusedConnectionTests {
         return (httpClient, UpstreamClient(httpClient: httpClient, logger: logger))
     }
 
-    @Test("repodata from a closed port fails promptly as upstreamUnavailable naming the upstream, without credentials")
+    @Test("repodata from a closed port is refused (not a timeout), naming the upstream without credentials")
     func repodataFromClosedPort() async throws {
         let port = try closedLocalPort()
-        let timeout = Duration.seconds(10)
+        let timeout = Duration.seconds(60)
         let channel = try UpstreamChannel(
             baseURL: "http://127.0.0.1:\(port)/channel", username: "alice", password: "s3cret-pass", timeout: timeout)
         let (httpClient, client) = makeRefusingClient()
-        let start = ContinuousClock.now
         let error = await sluiceError {
             _ = try await client.fetchRepodata(channel: channel, subdir: "noarch", validators: nil)
         }
-        let elapsed = ContinuousClock.now - start
         try await httpClient.shutdown()
+        // A client that retried the connect until the deadline would end with `.upstreamTimeout` instead.
         #expect(error?.code == .upstreamUnavailable)
-        #expect(elapsed < timeout / 2, "a refused connection took \(elapsed)")
         let message = error?.message ?? ""
         #expect(message.contains("127.0.0.1:\(port)"))
         #expect(message.contains("refused"))
         #expect(!message.contains("s3cret-pass"))
     }
 
-    @Test("a package download from a closed port fails promptly as upstreamUnavailable")
+    @Test("a package download from a closed port fails as upstreamUnavailable, not a timeout")
     func downloadFromClosedPort() async throws {
         let port = try closedLocalPort()
-        let timeout = Duration.seconds(10)
+        let timeout = Duration.seconds(60)
         let channel = try UpstreamChannel(baseURL: "http://127.0.0.1:\(port)/channel", timeout: timeout)
         let (httpClient, client) = makeRefusingClient()
         let target = try temporaryFileURL()
-        let start = ContinuousClock.now
         let error = await sluiceError {
             _ = try await client.downloadPackage(
                 channel: channel, subdir: "noarch", filename: "example-1.0-0.tar.bz2",
                 expected: ExpectedFile(size: 10, sha256: String(repeating: "a", count: 64), md5: nil), to: target)
         }
-        let elapsed = ContinuousClock.now - start
         try await httpClient.shutdown()
         #expect(error?.code == .upstreamUnavailable)
-        #expect(elapsed < timeout / 2, "a refused connection took \(elapsed)")
         #expect(error?.message.contains("127.0.0.1:\(port)") == true)
+        #expect(error?.message.contains("refused") == true)
     }
 }
