@@ -27,7 +27,11 @@ ensure_apt_packages() {
     local missing=()
     local package
     for package in "$@"; do
-        if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        # The status is read into a variable first: `dpkg-query | grep -q` under pipefail can fail when grep stops
+        # reading early, and would report an installed package as missing.
+        local package_status
+        package_status="$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)"
+        if [ "$package_status" != "install ok installed" ]; then
             missing+=("$package")
         fi
     done
