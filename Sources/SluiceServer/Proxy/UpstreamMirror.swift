@@ -84,6 +84,12 @@ public actor UpstreamMirror {
     private var breakers: [String: CircuitBreaker] = [:]
     private var health: [String: Health] = [:]
     private var background: [SubdirKey: Task<Void, Never>] = [:]
+    /// Cached upstream files already found in the database (and their blob on disk), so a warm download costs no
+    /// query. Rows are only removed with their connector (``connectorChanged(_:)`` drops its entries); blobs are
+    /// content-addressed and kept while a row references them, so an entry cannot go stale on this instance.
+    private var knownCachedFiles: [CachedFileKey: CachedUpstreamFile] = [:]
+    /// Bound of ``knownCachedFiles``: past it the table starts over (the database answers the misses).
+    private static let knownCachedFilesLimit = 200_000
     private let metadataFlights = SingleFlight<SubdirKey, Bool>()
     private let packageFlights = SingleFlight<String, CachedUpstreamFile>()
     private let changeHandler = Mutex<RecordsChangedHandler?>(nil)
@@ -180,6 +186,7 @@ public actor UpstreamMirror {
         let old = knownConnectors[name]
         let new = try? await metadata.connector(named: name)
         states = states.filter { $0.key.connector != name }
+        knownCachedFiles = knownCachedFiles.filter { $0.key.connector != name }
         if let new {
             if let old, Self.pointsElsewhere(old, new) { ignoreSaved.insert(name) }
             knownConnectors[name] = new
@@ -244,10 +251,24 @@ public actor UpstreamMirror {
 
     /// The cached copy of an upstream file, or nil when it is not cached (no row, or its blob is gone).
     public func cachedPackage(connector: String, subdir: String, filename: String) async throws -> CachedUpstreamFile? {
+        let key = CachedFileKey(connector: connector, subdir: subdir, filename: filename)
+        if let known = knownCachedFiles[key] { return known }
         guard let row = try await metadata.cachedFile(connector: connector, subdir: subdir, filename: filename),
             try await blobs.contains(sha256: row.sha256)
         else { return nil }
+        remember(row)
         return row
+    }
+
+    private func remember(_ file: CachedUpstreamFile) {
+        if knownCachedFiles.count >= Self.knownCachedFilesLimit { knownCachedFiles.removeAll(keepingCapacity: true) }
+        knownCachedFiles[CachedFileKey(connector: file.connector, subdir: file.subdir, filename: file.filename)] = file
+    }
+
+    private struct CachedFileKey: Hashable {
+        var connector: String
+        var subdir: String
+        var filename: String
     }
 
     /// Counts a package download served from the cache.
@@ -313,6 +334,7 @@ public actor UpstreamMirror {
             }
             // A store that copies (rather than moves) leaves the source behind.
             try? FileManager.default.removeItem(at: temporary)
+            remember(file)
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             logger.error(
