@@ -13,29 +13,12 @@ struct SQLComplianceStoreTests {
 
     @Test("SQLite file ComplianceStore conformance", arguments: ComplianceStoreConformance.checks)
     func sqliteFileConformance(_ check: ComplianceStoreConformance.Check) async throws {
-        let folder = try TemporaryFolder()
-        defer { folder.cleanUp() }
-        let store = try await SQLMetadataStore.sqlite(
-            file: folder.url.appendingPathComponent("sluice.sqlite"), logger: Self.logger)
-        do {
-            try await check.run(store)
-        } catch {
-            try await store.shutdown()
-            throw error
-        }
-        try await store.shutdown()
+        try await withSQLiteFileStore { try await check.run($0) }
     }
 
     @Test("SQLite in-memory ComplianceStore conformance", arguments: ComplianceStoreConformance.checks)
     func sqliteInMemoryConformance(_ check: ComplianceStoreConformance.Check) async throws {
-        let store = try await SQLMetadataStore.sqliteInMemory()
-        do {
-            try await check.run(store)
-        } catch {
-            try await store.shutdown()
-            throw error
-        }
-        try await store.shutdown()
+        try await withSQLiteInMemoryStore { try await check.run($0) }
     }
 
     @Test("a version 5 database upgrades to 6 and keeps its feeds; compliance data survives reopening")

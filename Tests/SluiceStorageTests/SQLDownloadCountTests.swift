@@ -10,17 +10,7 @@ import Testing
 struct SQLDownloadCountTests {
     @Test("SQLite file conformance", arguments: DownloadCountStoreConformance.checks)
     func sqliteFile(_ check: DownloadCountStoreConformance.Check) async throws {
-        let folder = try TemporaryFolder()
-        defer { folder.cleanUp() }
-        let store = try await SQLMetadataStore.sqlite(
-            file: folder.url.appendingPathComponent("sluice.sqlite"), logger: Logger(label: "sluice.downloads.tests"))
-        do {
-            try await check.run(store)
-        } catch {
-            try await store.shutdown()
-            throw error
-        }
-        try await store.shutdown()
+        try await withSQLiteFileStore { try await check.run($0) }
     }
 
     @Test("counts survive closing and reopening the database, and a second store on it adds to them")

@@ -28,29 +28,12 @@ struct SQLMetadataStoreTests {
 
     @Test("SQLite file conformance", arguments: MetadataStoreConformance.checks)
     func sqliteFileConformance(_ check: MetadataStoreConformance.Check) async throws {
-        let folder = try TemporaryFolder()
-        defer { folder.cleanUp() }
-        let store = try await SQLMetadataStore.sqlite(
-            file: folder.url.appendingPathComponent("sluice.sqlite"), logger: Self.logger)
-        do {
-            try await check.run(store)
-        } catch {
-            try await store.shutdown()
-            throw error
-        }
-        try await store.shutdown()
+        try await withSQLiteFileStore { try await check.run($0) }
     }
 
     @Test("SQLite in-memory conformance", arguments: MetadataStoreConformance.checks)
     func sqliteInMemoryConformance(_ check: MetadataStoreConformance.Check) async throws {
-        let store = try await SQLMetadataStore.sqliteInMemory()
-        do {
-            try await check.run(store)
-        } catch {
-            try await store.shutdown()
-            throw error
-        }
-        try await store.shutdown()
+        try await withSQLiteInMemoryStore { try await check.run($0) }
     }
 
     @Test("data survives closing and reopening the database")

@@ -13,29 +13,12 @@ struct SQLSecurityStoreTests {
 
     @Test("SQLite file SecurityStore conformance", arguments: SecurityStoreConformance.checks)
     func sqliteFileConformance(_ check: SecurityStoreConformance.Check) async throws {
-        let folder = try TemporaryFolder()
-        defer { folder.cleanUp() }
-        let store = try await SQLMetadataStore.sqlite(
-            file: folder.url.appendingPathComponent("sluice.sqlite"), logger: Self.logger)
-        do {
-            try await check.run(store)
-        } catch {
-            try await store.shutdown()
-            throw error
-        }
-        try await store.shutdown()
+        try await withSQLiteFileStore { try await check.run($0) }
     }
 
     @Test("SQLite in-memory SecurityStore conformance", arguments: SecurityStoreConformance.checks)
     func sqliteInMemoryConformance(_ check: SecurityStoreConformance.Check) async throws {
-        let store = try await SQLMetadataStore.sqliteInMemory()
-        do {
-            try await check.run(store)
-        } catch {
-            try await store.shutdown()
-            throw error
-        }
-        try await store.shutdown()
+        try await withSQLiteInMemoryStore { try await check.run($0) }
     }
 
     @Test("users, groups, privileges, keys, events and the revision survive closing and reopening the file")

@@ -10,17 +10,7 @@ import Testing
 struct SQLShardRetentionTests {
     @Test("SQLite file conformance", arguments: ShardRetentionStoreConformance.checks)
     func sqliteFile(_ check: ShardRetentionStoreConformance.Check) async throws {
-        let folder = try TemporaryFolder()
-        defer { folder.cleanUp() }
-        let store = try await SQLMetadataStore.sqlite(
-            file: folder.url.appendingPathComponent("sluice.sqlite"), logger: Logger(label: "sluice.shards.tests"))
-        do {
-            try await check.run(store)
-        } catch {
-            try await store.shutdown()
-            throw error
-        }
-        try await store.shutdown()
+        try await withSQLiteFileStore { try await check.run($0) }
     }
 
     @Test("published shards survive closing and reopening the database")
